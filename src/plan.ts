@@ -1,0 +1,82 @@
+/**
+ * Planning a run, with no I/O: which tip counts, which partitions to cover, and what to do with a
+ * partition that cold storage already holds. The I/O around it is in compact.ts.
+ */
+import { CompactError } from "./errors.ts"
+import { assertFinal, finalTip } from "./core/finality.ts"
+import { type BlockRange, formatRange, partitionRange } from "./core/range.ts"
+
+/** What the plan needs to know. */
+export interface PlanInput {
+  readonly request: BlockRange
+  /** Blocks per aligned partition; undefined makes the whole request one partition. */
+  readonly partitionSize?: bigint | undefined
+  readonly tip: bigint
+  readonly threshold: bigint
+}
+
+/** The partitions a run covers, in order, all final. */
+export interface Plan {
+  readonly finalTip: bigint
+  readonly partitions: readonly BlockRange[]
+}
+
+/**
+ * Plans a run: the whole request must be final (NOT_FINAL otherwise, compacting nothing), then it
+ * is cut into aligned partitions, or kept whole.
+ */
+export function planCompaction(input: PlanInput): Plan {
+  assertFinal(input.request, input.tip, input.threshold)
+  const partitions = input.partitionSize === undefined
+    ? [input.request]
+    : partitionRange(input.request, input.partitionSize)
+  return { finalTip: finalTip(input.tip, input.threshold), partitions }
+}
+
+/**
+ * The tip to judge finality by: `--tip` when given, else the highest of the hot blocks table's tip
+ * and the tips recorded in cold storage (hot blocks may all have been compacted and deleted; the
+ * chain never goes back below a tip it has reached).
+ */
+export function resolveTip(
+  flag: bigint | undefined,
+  hot: bigint | undefined,
+  recorded: readonly bigint[],
+): bigint {
+  if (flag !== undefined) return flag
+  const known = [...recorded, ...(hot === undefined ? [] : [hot])]
+  if (known.length === 0) {
+    throw new CompactError(
+      "NOT_FINAL",
+      "Cannot find the chain tip: the hot blocks table has no rows for this chain and nothing is compacted yet; " +
+        "wait for the block follower or pass --tip",
+    )
+  }
+  return known.reduce((a, b) => (a > b ? a : b))
+}
+
+/** What to do with one partition. */
+export type PartitionDecision =
+  | { readonly kind: "compact" }
+  | { readonly kind: "keep"; readonly reason: string }
+
+/**
+ * Decides whether to (re)compact a partition. When cold storage already holds it with more rows than
+ * hot storage has now (rows deleted after an earlier compaction), rewriting it would lose data, so
+ * it is kept as it is.
+ */
+export function decidePartition(
+  range: BlockRange,
+  committedRows: number | undefined,
+  hotRows: bigint,
+): PartitionDecision {
+  if (committedRows !== undefined && hotRows < BigInt(committedRows)) {
+    return {
+      kind: "keep",
+      reason:
+        `partition ${formatRange(range)} is already compacted with ${committedRows} rows and hot storage ` +
+        `holds ${hotRows}: nothing to do`,
+    }
+  }
+  return { kind: "compact" }
+}

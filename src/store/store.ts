@@ -1,0 +1,49 @@
+/**
+ * The object store the compactor writes to: S3 (src/store/s3.ts) or a local folder
+ * (src/store/local.ts). Only these adapters know how bytes are stored; the rest of the
+ * program sees this interface.
+ */
+
+/** An object's bytes and the ETag to make a conditional write against. */
+export interface StoredObject {
+  readonly bytes: Uint8Array
+  readonly etag: string
+}
+
+/** Size and ETag of an object, from a HEAD request. */
+export interface ObjectInfo {
+  readonly size: number // bytes
+  readonly etag: string
+}
+
+/** Conditions for a put: `ifNoneMatch: "*"` creates only, `ifMatch` replaces only that version. */
+export interface PutOptions {
+  readonly ifMatch?: string
+  readonly ifNoneMatch?: "*"
+  readonly contentType?: string
+}
+
+/** Thrown by `put` when its condition does not hold (HTTP 412, or 409 for a concurrent write). */
+export class ConditionFailed extends Error {
+  override readonly name = "ConditionFailed"
+}
+
+/** A key-value object store with conditional puts. Keys never start with "/". */
+export interface ObjectStore {
+  /** Where the store points, for messages: never contains credentials. */
+  readonly description: string
+  get(key: string): Promise<StoredObject | undefined>
+  /** Bytes `[start, end)` of an object (end exclusive). */
+  getRange(key: string, start: number, end: number): Promise<Uint8Array>
+  head(key: string): Promise<ObjectInfo | undefined>
+  /** Writes the whole body, verified by the server (Content-MD5 on S3). */
+  put(key: string, body: Uint8Array, options?: PutOptions): Promise<{ etag: string }>
+  delete(key: string): Promise<void>
+  /** Every key under a prefix, in lexicographic order. */
+  list(prefix: string): Promise<string[]>
+}
+
+/** Strips the quotes S3 puts around ETags, so ETags compare and send the same everywhere. */
+export function bareEtag(etag: string): string {
+  return etag.replace(/^W\//, "").replace(/^"(.*)"$/, "$1")
+}
