@@ -3,8 +3,8 @@
  * for ops hosts, the demo and fast tests. Writes go to a temporary file that is then renamed,
  * so a reader never sees half an object.
  */
-import { createHash, randomBytes } from "node:crypto"
-import { link, mkdir, open, readdir, readFile, rename, rm, stat, unlink, writeFile } from "node:fs/promises"
+import { randomBytes } from "node:crypto"
+import { link, mkdir, open, readdir, rename, rm, stat, unlink, writeFile } from "node:fs/promises"
 import { dirname, join, relative, resolve, sep } from "node:path"
 import {
   ConditionFailed,
@@ -14,13 +14,17 @@ import {
   type StoredObject,
 } from "./store.ts"
 
-const md5 = (bytes: Uint8Array) => createHash("md5").update(bytes).digest("hex")
+/** A version tag from the file's identity, size and change time: new on every rename into place. */
+const etagOf = (s: { ino: bigint; size: bigint; mtimeNs: bigint }) => `${s.ino}-${s.size}-${s.mtimeNs}`
 
 function isMissing(error: unknown): boolean {
   return (error as { code?: string })?.code === "ENOENT"
 }
 
-/** An {@link ObjectStore} over a folder; ETags are the MD5 of the content, as on S3. */
+/**
+ * An {@link ObjectStore} over a folder. ETags come from the file's inode, size and mtime, so a HEAD
+ * need not read the file; every put renames a new file into place, which changes them.
+ */
 export class LocalStore implements ObjectStore {
   readonly description: string
   readonly #root: string
@@ -40,8 +44,13 @@ export class LocalStore implements ObjectStore {
 
   async get(key: string): Promise<StoredObject | undefined> {
     try {
-      const bytes = new Uint8Array(await readFile(this.#path(key)))
-      return { bytes, etag: md5(bytes) }
+      const file = await open(this.#path(key), "r")
+      try {
+        const etag = etagOf(await file.stat({ bigint: true }))
+        return { bytes: new Uint8Array(await file.readFile()), etag }
+      } finally {
+        await file.close()
+      }
     } catch (error) {
       if (isMissing(error)) return undefined
       throw error
@@ -60,8 +69,13 @@ export class LocalStore implements ObjectStore {
   }
 
   async head(key: string): Promise<ObjectInfo | undefined> {
-    const object = await this.get(key)
-    return object && { size: object.bytes.length, etag: object.etag }
+    try {
+      const info = await stat(this.#path(key), { bigint: true })
+      return { size: Number(info.size), etag: etagOf(info) }
+    } catch (error) {
+      if (isMissing(error)) return undefined
+      throw error
+    }
   }
 
   async put(key: string, body: Uint8Array, options: PutOptions = {}): Promise<{ etag: string }> {
@@ -88,7 +102,7 @@ export class LocalStore implements ObjectStore {
     } finally {
       await rm(temp, { force: true })
     }
-    return { etag: md5(body) }
+    return { etag: etagOf(await stat(path, { bigint: true })) }
   }
 
   async delete(key: string): Promise<void> {

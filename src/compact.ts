@@ -1,0 +1,482 @@
+/**
+ * One compaction run: read the state (tip, manifest, hot counts), plan, then for each partition
+ * stream rows into Parquet files, upload them, commit the manifest, verify what was committed and
+ * only then delete stale files and (opt-in) the hot rows. The order is the data-safety contract:
+ * a crash at any point leaves every row in hot or cold storage.
+ */
+import { createHash } from "node:crypto"
+import { parquetMetadataAsync } from "hyparquet"
+import type { Config } from "./config.ts"
+import { CompactError } from "./errors.ts"
+import { finalityThreshold } from "./core/finality.ts"
+import {
+  emptyManifest,
+  findPartition,
+  gaps,
+  type Manifest,
+  type ManifestFile,
+  type ManifestPartition,
+  parseManifest,
+  putPartition,
+  serializeManifest,
+  type TableSchema,
+} from "./core/manifest.ts"
+import { manifestKey, objectKey, partitionFilePrefix, partitionKey } from "./core/naming.ts"
+import { type BlockRange, blockRange, formatRange } from "./core/range.ts"
+import { decidePartition, planCompaction, resolveTip } from "./plan.ts"
+import { decodeCopyBinary } from "./pg/copy.ts"
+import {
+  advisoryLock,
+  copyRows,
+  countRows,
+  deleteRange,
+  type HotTable,
+  hotTable,
+  hotTip,
+  missingBlocks,
+  rangeWhere,
+  type Sql,
+} from "./pg/hot.ts"
+import { type ColumnSpec, describeTable, parquetTypeName, quoteIdent } from "./pg/schema.ts"
+import { encodeParquetFiles, schemaHash } from "./parquet/encode.ts"
+import { ConditionFailed, type ObjectStore } from "./store/store.ts"
+import { VERSION } from "./version.ts"
+
+/** What a run needs from outside. */
+export interface Deps {
+  readonly sql: Sql
+  /** Postgres URL (undefined: PG* variables), for the COPY stream's own connection. */
+  readonly databaseUrl: string | undefined
+  readonly store: ObjectStore
+  /** Prefix under which `{chain}/{dataset}/` lives in the store. */
+  readonly prefix: string
+  /** Progress lines (stderr in the CLI). */
+  readonly log: (line: string) => void
+}
+
+/** What happened to one partition. */
+export interface PartitionSummary {
+  readonly partition_key: string
+  /** compacted: written and committed; unchanged: same bytes as committed; kept: cold has more; planned: dry run. */
+  readonly action: "compacted" | "unchanged" | "kept" | "planned"
+  readonly rows: number
+  readonly files: number
+  readonly bytes: number
+  readonly uploaded_files: number
+  readonly stale_files_deleted: number
+  readonly hot_rows_deleted: number
+  readonly note?: string
+}
+
+/** The result of a run (`--json` prints it). Block numbers are strings. */
+export interface Summary {
+  readonly chain_id: string
+  readonly dataset: string
+  readonly range: string
+  readonly tip: string
+  readonly final_tip: string
+  readonly finality_threshold: string
+  readonly dry_run: boolean
+  readonly partitions: PartitionSummary[]
+  readonly files: number
+  readonly rows: number
+  readonly bytes: number
+  readonly seconds: number
+  readonly rows_per_second: number
+}
+
+const COMMIT_ATTEMPTS = 10
+
+/** Runs a compaction as configured. Throws CompactError for refusals. */
+export async function compact(config: Config, deps: Deps): Promise<Summary> {
+  const started = performance.now()
+  const { sql, store, log } = deps
+  const chainId = config.chainId
+  const request = blockRange(config.startBlock, config.endBlock)
+  const threshold = finalityThreshold(chainId, config.finalityThreshold)
+
+  const sourceInfo = await describeTable(sql, config.sourceTable)
+  const source = hotTable(sourceInfo, config.blockColumn, chainId)
+  const blocksInfo = config.blocksTable === config.sourceTable
+    ? sourceInfo
+    : await describeTable(sql, config.blocksTable)
+  const blocks = hotTable(blocksInfo, config.blockColumn, chainId)
+  const isBlocksDataset = sourceInfo.schema === blocksInfo.schema && sourceInfo.table === blocksInfo.table
+  const orderBy = config.orderBy ?? sourceInfo.primaryKey
+  if (orderBy.length === 0) {
+    throw new CompactError(
+      "BAD_INPUT",
+      `Cannot compact "${config.sourceTable}": it has no primary key to order rows by; pass --order-by`,
+    )
+  }
+  for (const column of orderBy) {
+    if (!sourceInfo.columns.some((c) => c.name === column)) {
+      throw new CompactError(
+        "BAD_INPUT",
+        `Cannot order by "${column}": "${config.sourceTable}" has no such column`,
+      )
+    }
+  }
+
+  const blocksManifest = isBlocksDataset
+    ? undefined
+    : await readManifest(store, deps.prefix, chainId, "blocks")
+  const ownManifest = await readManifest(store, deps.prefix, chainId, config.dataset)
+  const recordedTips = [
+    ...(blocksManifest?.manifest.partitions ?? []),
+    ...(ownManifest?.manifest.partitions ?? []),
+  ]
+    .map((p) => p.tip)
+  const tip = resolveTip(
+    config.tip,
+    config.tip === undefined ? await hotTip(sql, blocks) : undefined,
+    recordedTips,
+  )
+  const plan = planCompaction({ request, partitionSize: config.partitionSize, tip, threshold })
+  log(
+    `Compacting ${config.dataset} of chain ${chainId}, blocks ${
+      formatRange(request)
+    } in ${plan.partitions.length} ` +
+      `partition(s), tip ${tip}, final tip ${plan.finalTip}, to ${store.description}`,
+  )
+
+  const schema = tableSchema(sourceInfo.columns)
+  const results: PartitionSummary[] = []
+  for (const range of plan.partitions) {
+    const run: PartitionRun = {
+      config,
+      deps,
+      source,
+      blocks,
+      isBlocksDataset,
+      blocksManifest,
+      schema,
+      orderBy,
+      tip,
+      threshold,
+    }
+    results.push(await compactPartition(run, range))
+  }
+  const seconds = (performance.now() - started) / 1000
+  const rows = results.reduce((n, r) => n + r.rows, 0)
+  return {
+    chain_id: chainId.toString(),
+    dataset: config.dataset,
+    range: formatRange(request),
+    tip: tip.toString(),
+    final_tip: plan.finalTip.toString(),
+    finality_threshold: threshold.toString(),
+    dry_run: config.dryRun,
+    partitions: results,
+    files: results.reduce((n, r) => n + r.files, 0),
+    rows,
+    bytes: results.reduce((n, r) => n + r.bytes, 0),
+    seconds: Math.round(seconds * 1000) / 1000,
+    rows_per_second: seconds > 0 ? Math.round(rows / seconds) : 0,
+  }
+}
+
+/** One line per partition for people. */
+export function formatSummary(s: Summary): string {
+  const lines = s.partitions.map((p) =>
+    `  ${p.partition_key}: ${p.action}, ${p.rows} rows in ${p.files} files (${p.bytes} bytes), ` +
+    `${p.uploaded_files} uploaded, ${p.stale_files_deleted} stale deleted, ${p.hot_rows_deleted} hot rows deleted` +
+    (p.note ? ` (${p.note})` : "")
+  )
+  return [
+    `${
+      s.dry_run ? "Planned" : "Done"
+    }: ${s.dataset} of chain ${s.chain_id}, blocks ${s.range}, ${s.rows} rows, ` +
+    `${s.files} files, ${s.bytes} bytes in ${s.seconds} s (${s.rows_per_second} rows/s)`,
+    ...lines,
+  ].join("\n")
+}
+
+interface PartitionRun {
+  readonly config: Config
+  readonly deps: Deps
+  readonly source: HotTable
+  readonly blocks: HotTable
+  readonly isBlocksDataset: boolean
+  readonly blocksManifest: { manifest: Manifest } | undefined
+  readonly schema: TableSchema
+  readonly orderBy: readonly string[]
+  readonly tip: bigint
+  readonly threshold: bigint
+}
+
+async function compactPartition(run: PartitionRun, range: BlockRange): Promise<PartitionSummary> {
+  const { config, deps } = run
+  const { sql, store, prefix, log } = deps
+  const key = partitionKey(range)
+  const lock = await advisoryLock(sql, `parquet_compact:${config.chainId}:${config.dataset}:${key}`, 0)
+  try {
+    const committed = await readManifest(store, prefix, config.chainId, config.dataset)
+    const previous = committed && findPartition(committed.manifest, key)
+    const hotRows = await countRows(sql, run.source, range)
+    const decision = decidePartition(range, previous?.row_count, hotRows)
+    if (decision.kind === "keep") {
+      log(`Partition ${key}: ${decision.reason}`)
+      return summary(key, "kept", previous, { note: decision.reason })
+    }
+    await checkComplete(run, range)
+    if (config.dryRun) {
+      log(`Partition ${key}: would compact ${hotRows} rows`)
+      return { ...summary(key, "planned", undefined), rows: Number(hotRows) }
+    }
+
+    const written = await writeFiles(run, range, previous)
+    const partition: ManifestPartition = {
+      partition_key: key,
+      start_block: range.first,
+      end_block: range.last,
+      row_count: written.files.reduce((n, f) => n + f.rows, 0),
+      tip: run.tip,
+      finality_threshold: run.threshold,
+      schema_hash: run.schema.hash,
+      files: written.files,
+    }
+    const { staleKeys, changed } = await commitPartition(run, partition)
+    await verifyPartition(run, partition)
+    log(
+      `Partition ${key}: committed ${partition.row_count} rows in ${partition.files.length} files and verified`,
+    )
+
+    const keep = new Set(partition.files.map((f) => f.key))
+    const orphans = (await store.list(partitionFilePrefix(prefix, config.chainId, config.dataset, range)))
+      .filter((k) => !keep.has(k))
+    const stale = [...new Set([...staleKeys, ...orphans])]
+    for (const k of stale) await store.delete(k)
+
+    let hotDeleted = 0
+    if (config.deleteAfterCompact) {
+      await deleteRange(sql, run.source, range, BigInt(partition.row_count))
+      hotDeleted = partition.row_count
+      log(`Partition ${key}: deleted ${hotDeleted} hot rows`)
+    }
+    return {
+      ...summary(key, changed || written.uploaded > 0 ? "compacted" : "unchanged", partition),
+      uploaded_files: written.uploaded,
+      stale_files_deleted: stale.length,
+      hot_rows_deleted: hotDeleted,
+    }
+  } finally {
+    await lock.release()
+  }
+}
+
+function summary(
+  key: string,
+  action: PartitionSummary["action"],
+  p: ManifestPartition | undefined,
+  extra: { note?: string } = {},
+): PartitionSummary {
+  return {
+    partition_key: key,
+    action,
+    rows: p?.row_count ?? 0,
+    files: p?.files.length ?? 0,
+    bytes: p?.files.reduce((n, f) => n + f.bytes, 0) ?? 0,
+    uploaded_files: 0,
+    stale_files_deleted: 0,
+    hot_rows_deleted: 0,
+    ...extra,
+  }
+}
+
+/** Refuses (INTEGRITY) a range with blocks missing from hot storage, unless cold blocks cover them. */
+async function checkComplete(run: PartitionRun, range: BlockRange): Promise<void> {
+  const { sql } = run.deps
+  const uncovered = run.isBlocksDataset || !run.blocksManifest
+    ? [range]
+    : gaps(run.blocksManifest.manifest, range)
+  for (const part of uncovered) {
+    const { missing, first } = await missingBlocks(sql, run.blocks, part)
+    if (missing > 0n) {
+      throw new CompactError(
+        "INTEGRITY",
+        `Cannot compact ${run.config.dataset} blocks ${formatRange(range)} of chain ${run.config.chainId}: ` +
+          `${missing} blocks are missing from "${run.config.blocksTable}"` +
+          (run.isBlocksDataset ? "" : " and cold blocks") +
+          `, first ${first.join(", ")}; wait until the range is complete or compact a complete range`,
+      )
+    }
+  }
+}
+
+/** Streams the partition's rows into Parquet files and uploads those whose bytes changed. */
+async function writeFiles(
+  run: PartitionRun,
+  range: BlockRange,
+  previous: ManifestPartition | undefined,
+): Promise<{ files: ManifestFile[]; uploaded: number }> {
+  const { config, deps, source } = run
+  const key = partitionKey(range)
+  const columns = source.info.columns
+  const select = columns.map((c) => quoteIdent(c.name)).join(", ")
+  const order = run.orderBy.map(quoteIdent).join(", ")
+  const copy = `COPY (SELECT ${select} ${
+    rangeWhere(source, range)
+  } ORDER BY ${order}) TO STDOUT (FORMAT binary)`
+  const rowGroupSize = config.rowGroupSize ?? Math.min(config.chunkSize, 100_000)
+  // decoded batches of one row group each, so the encoder never has to join them
+  const batches = decodeCopyBinary(copyRows(deps.databaseUrl, copy), columns, rowGroupSize)
+  const files: ManifestFile[] = []
+  let uploaded = 0
+  let pending: Promise<void> = Promise.resolve()
+  const kvMetadata = [
+    { key: "parquet_compact.chain_id", value: config.chainId.toString() },
+    { key: "parquet_compact.dataset", value: config.dataset },
+    { key: "parquet_compact.partition_key", value: key },
+    { key: "parquet_compact.start_block", value: range.first.toString() },
+    { key: "parquet_compact.end_block", value: range.last.toString() },
+    { key: "parquet_compact.schema_hash", value: run.schema.hash },
+    { key: "parquet_compact.version", value: VERSION },
+  ]
+  const encoded = encodeParquetFiles(batches, {
+    columns,
+    chunkSize: config.chunkSize,
+    rowGroupSize,
+    blockColumn: config.blockColumn,
+    kvMetadata,
+    createdBy: `parquet_compact ${VERSION}`,
+  })
+  for await (const file of encoded) {
+    const objectName = objectKey(deps.prefix, config.chainId, config.dataset, range, file.part)
+    const sha256 = createHash("sha256").update(file.bytes).digest("hex")
+    const entry: ManifestFile = {
+      key: objectName,
+      part: file.part,
+      rows: file.rows,
+      bytes: file.bytes.length,
+      sha256,
+      min_block: file.rows > 0 ? file.minBlock : null,
+      max_block: file.rows > 0 ? file.maxBlock : null,
+    }
+    files.push(entry)
+    const same = previous?.files.find((f) =>
+      f.key === objectName && f.sha256 === sha256 && f.bytes === entry.bytes
+    )
+    const upload = async () => {
+      if (same && (await deps.store.head(objectName))?.size === entry.bytes) return
+      await deps.store.put(objectName, file.bytes)
+      uploaded++
+    }
+    // one upload in flight while the next file encodes
+    await pending
+    pending = upload()
+  }
+  await pending
+  return { files, uploaded }
+}
+
+async function readManifest(
+  store: ObjectStore,
+  prefix: string,
+  chainId: bigint,
+  dataset: string,
+): Promise<{ manifest: Manifest; etag: string; text: string } | undefined> {
+  const object = await store.get(manifestKey(prefix, chainId, dataset))
+  if (!object) return undefined
+  const text = new TextDecoder().decode(object.bytes)
+  return { manifest: parseManifest(text), etag: object.etag, text }
+}
+
+/**
+ * Commits the partition into manifest.json: under the per-dataset advisory lock, read, merge and
+ * write conditionally (If-Match the ETag read, If-None-Match for the first); retried on conflict.
+ */
+async function commitPartition(
+  run: PartitionRun,
+  partition: ManifestPartition,
+): Promise<{ staleKeys: string[]; changed: boolean }> {
+  const { config, deps } = run
+  const name = manifestKey(deps.prefix, config.chainId, config.dataset)
+  const lock = await advisoryLock(
+    deps.sql,
+    `parquet_compact:${config.chainId}:${config.dataset}`,
+    config.lockTimeout,
+  )
+  try {
+    for (let attempt = 1;; attempt++) {
+      const current = await readManifest(deps.store, deps.prefix, config.chainId, config.dataset)
+      const base = current?.manifest ??
+        emptyManifest(config.chainId, config.dataset, `parquet_compact ${VERSION}`)
+      const { manifest, staleKeys } = putPartition(base, partition, run.schema)
+      const text = serializeManifest(manifest)
+      if (text === current?.text) return { staleKeys, changed: false }
+      try {
+        await deps.store.put(name, new TextEncoder().encode(text), {
+          ...(current ? { ifMatch: current.etag } : { ifNoneMatch: "*" }),
+          contentType: "application/json",
+        })
+        return { staleKeys, changed: true }
+      } catch (error) {
+        if (!(error instanceof ConditionFailed) || attempt >= COMMIT_ATTEMPTS) {
+          if (error instanceof ConditionFailed) {
+            throw new CompactError(
+              "RETRYABLE",
+              `Cannot commit "${name}": it changed under ${COMMIT_ATTEMPTS} attempts in a row; rerun the same range`,
+              { cause: error },
+            )
+          }
+          throw error
+        }
+        deps.log(`Manifest changed while committing partition ${partition.partition_key}; merging again`)
+        await new Promise((resolve) => setTimeout(resolve, 50 * attempt))
+      }
+    }
+  } finally {
+    await lock.release()
+  }
+}
+
+/**
+ * Reads back what was committed: the manifest must hold the partition exactly, and every file must
+ * have the committed size and a Parquet footer with the committed row count. INTEGRITY otherwise.
+ */
+async function verifyPartition(run: PartitionRun, partition: ManifestPartition): Promise<void> {
+  const { config, deps } = run
+  const fail = (detail: string) =>
+    new CompactError(
+      "INTEGRITY",
+      `Cannot verify partition ${partition.partition_key} of ${config.dataset}: ${detail}; nothing was deleted, rerun the range`,
+    )
+  const current = await readManifest(deps.store, deps.prefix, config.chainId, config.dataset)
+  const found = current && findPartition(current.manifest, partition.partition_key)
+  if (!found || serializePartition(found) !== serializePartition(partition)) {
+    throw fail("the manifest read back does not hold the partition as committed")
+  }
+  for (const file of partition.files) {
+    const info = await deps.store.head(file.key)
+    if (!info || info.size !== file.bytes) {
+      throw fail(`"${file.key}" has ${info?.size ?? "no"} bytes, not ${file.bytes}`)
+    }
+    const metadata = await parquetMetadataAsync({
+      byteLength: info.size,
+      slice: async (start: number, end?: number) => {
+        const bytes = await deps.store.getRange(file.key, start, end ?? info.size)
+        return bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer
+      },
+    })
+    if (metadata.num_rows !== BigInt(file.rows)) {
+      throw fail(`"${file.key}" holds ${metadata.num_rows} rows by its footer, not ${file.rows}`)
+    }
+  }
+}
+
+function serializePartition(p: ManifestPartition): string {
+  return JSON.stringify(p, (_, v) => (typeof v === "bigint" ? v.toString() : v))
+}
+
+function tableSchema(columns: readonly ColumnSpec[]): TableSchema {
+  return {
+    hash: schemaHash(columns),
+    columns: columns.map((c) => ({
+      name: c.name,
+      pg_type: c.pgType,
+      parquet_type: parquetTypeName(c),
+      nullable: !c.notNull,
+    })),
+  }
+}

@@ -1,0 +1,212 @@
+/**
+ * Streaming decoder of `COPY … TO STDOUT (FORMAT binary)` into column batches in the exact
+ * form hyparquet-writer takes for the schema of parquetSchema().
+ *
+ * Stream layout: 11-byte signature, int32 flags, int32 extension length + extension, then
+ * per row int16 field count and per field int32 length (-1 = NULL) + bytes, then int16 -1.
+ * All integers are big-endian. Rows may be split anywhere between chunks.
+ */
+import { CompactError } from "../errors.ts"
+import type { ColumnSpec } from "./schema.ts"
+import { Arena } from "./values.ts"
+import { BatchBuilder, type ColumnBatch } from "./batch.ts"
+
+export type { ScalarValue } from "./values.ts"
+export type { ColumnBatch, ColumnValues } from "./batch.ts"
+
+const SIGNATURE = [0x50, 0x47, 0x43, 0x4f, 0x50, 0x59, 0x0a, 0xff, 0x0d, 0x0a, 0x00] // PGCOPY\n\377\r\n\0
+
+/** Decodes a binary COPY byte stream into batches of at most batchRows rows (the last may be shorter). */
+export async function* decodeCopyBinary(
+  chunks: AsyncIterable<Uint8Array>,
+  columns: readonly ColumnSpec[],
+  batchRows: number,
+): AsyncGenerator<ColumnBatch> {
+  const decoder = new CopyDecoder(columns, batchRows)
+  for await (const chunk of chunks) {
+    decoder.push(chunk)
+    yield* decoder.drain()
+  }
+  yield* decoder.end()
+}
+
+/** Push-style decoder behind decodeCopyBinary(): feed bytes with push(), collect with drain()/end(). */
+export class CopyDecoder {
+  readonly #width: number
+  readonly #arena = new Arena()
+  readonly #batches: BatchBuilder
+  #ready: ColumnBatch[] = []
+  #headerDone = false
+  #done = false
+  #pending: Uint8Array[] = [] // copies of the bytes of an incomplete unit
+  #pendingBytes = 0
+  #need = 0 // bytes from the start of the pending unit needed before it can be parsed
+  readonly #fieldStart: Int32Array
+  readonly #fieldLen: Int32Array
+
+  constructor(columns: readonly ColumnSpec[], batchRows: number) {
+    if (!Number.isSafeInteger(batchRows) || batchRows < 1) {
+      throw new CompactError(
+        "BAD_INPUT",
+        `Cannot decode COPY with batchRows ${batchRows}: use a positive integer`,
+      )
+    }
+    for (const c of columns) {
+      if (c.kind === "array" && (c.element === undefined || c.element === "array")) {
+        throw new CompactError(
+          "BAD_INPUT",
+          `Cannot decode array column "${c.name}": it has no scalar element kind`,
+        )
+      }
+    }
+    this.#width = columns.length
+    this.#batches = new BatchBuilder(columns, batchRows, this.#arena)
+    this.#fieldStart = new Int32Array(columns.length)
+    this.#fieldLen = new Int32Array(columns.length)
+  }
+
+  /** Batches completed so far (each returned once). */
+  drain(): ColumnBatch[] {
+    const ready = this.#ready
+    this.#ready = []
+    return ready
+  }
+
+  /** Checks that the stream ended with its trailer; returns the remaining batches. */
+  end(): ColumnBatch[] {
+    if (!this.#done) {
+      throw new CompactError("INTEGRITY", `Cannot decode COPY stream: it ended before its trailer`)
+    }
+    const last = this.#batches.finish()
+    if (last) this.#ready.push(last)
+    return this.drain()
+  }
+
+  /**
+   * Decodes every complete row in `chunk` and keeps an incomplete tail for the next push. The chunk
+   * is copied once, whole: byte values are views into that private copy, so the source may reuse
+   * its buffer, and no value is copied on its own.
+   */
+  push(source: Uint8Array): void {
+    if (source.length === 0) return
+    if (this.#done) throw trailingData()
+    const chunk = this.#arena.copyOf(source)
+    let start = 0
+    if (this.#pendingBytes > 0) {
+      const pendingBytes = this.#pendingBytes
+      if (pendingBytes + chunk.length < this.#need) {
+        this.#keep(chunk, 0)
+        return
+      }
+      // Stitch the pending unit with just enough of this chunk to parse it, then go on in the chunk.
+      let take = this.#need - pendingBytes
+      for (;;) {
+        const stitched = concat(this.#pending, pendingBytes, chunk, take)
+        const end = this.#step(stitched, view(stitched), 0)
+        if (end >= 0) {
+          start = end - pendingBytes
+          break
+        }
+        if (this.#need > pendingBytes + chunk.length) {
+          this.#keep(chunk, 0)
+          return
+        }
+        take = this.#need - pendingBytes
+      }
+      this.#pending = []
+      this.#pendingBytes = 0
+    }
+    const dv = view(chunk)
+    let pos = start
+    while (pos < chunk.length) {
+      if (this.#done) throw trailingData()
+      const end = this.#step(chunk, dv, pos)
+      if (end < 0) {
+        this.#keep(chunk, pos)
+        return
+      }
+      pos = end
+    }
+  }
+
+  #keep(chunk: Uint8Array, from: number): void {
+    this.#pending.push(chunk.subarray(from)) // chunk is already the decoder's own copy
+    this.#pendingBytes += chunk.length - from
+  }
+
+  /** Parses one unit (header, row or trailer) at pos; returns its end, or -1 after setting #need. */
+  #step(buf: Uint8Array, dv: DataView, pos: number): number {
+    const avail = buf.length - pos
+    if (!this.#headerDone) {
+      if (avail < 19) return this.#needs(19)
+      for (let i = 0; i < SIGNATURE.length; i++) {
+        if (buf[pos + i] !== SIGNATURE[i]) {
+          throw new CompactError("INTEGRITY", `Cannot decode COPY stream: bad signature; use FORMAT binary`)
+        }
+      }
+      if ((dv.getInt32(pos + 11) & 0x10000) !== 0) {
+        throw new CompactError("INTEGRITY", `Cannot decode COPY stream: it includes OIDs`)
+      }
+      const extension = dv.getInt32(pos + 15)
+      if (avail < 19 + extension) return this.#needs(19 + extension)
+      this.#headerDone = true
+      return pos + 19 + extension
+    }
+    if (avail < 2) return this.#needs(2)
+    const fields = dv.getInt16(pos)
+    if (fields === -1) {
+      this.#done = true
+      return pos + 2
+    }
+    const n = this.#width
+    if (fields !== n) {
+      throw new CompactError("INTEGRITY", `Cannot decode COPY row: it has ${fields} fields, expected ${n}`)
+    }
+    // All field lengths must be present before anything is decoded.
+    const fieldStart = this.#fieldStart
+    const fieldLen = this.#fieldLen
+    const limit = buf.length
+    let p = pos + 2
+    for (let c = 0; c < n; c++) {
+      if (p + 4 > limit) return this.#needs(p + 4 - pos)
+      const len = dv.getInt32(p)
+      p += 4
+      fieldStart[c] = p
+      fieldLen[c] = len
+      if (len > 0) {
+        p += len
+        if (p > limit) return this.#needs(p - pos)
+      } else if (len < -1) {
+        throw new CompactError("INTEGRITY", `Cannot decode COPY row: field length ${len}`)
+      }
+    }
+    const full = this.#batches.addRow(buf, dv, fieldStart, fieldLen)
+    if (full) this.#ready.push(full)
+    return p
+  }
+
+  #needs(bytes: number): number {
+    this.#need = bytes
+    return -1
+  }
+}
+
+function trailingData(): CompactError {
+  return new CompactError("INTEGRITY", `Cannot decode COPY stream: data after its trailer`)
+}
+
+function view(buf: Uint8Array): DataView {
+  return new DataView(buf.buffer, buf.byteOffset, buf.byteLength)
+}
+
+/** The pending chunks plus the first `take` bytes of chunk, as one new buffer. */
+function concat(pending: Uint8Array[], pendingBytes: number, chunk: Uint8Array, take: number): Uint8Array {
+  const out = new Uint8Array(new ArrayBuffer(pendingBytes + take)) // values become views of it
+  let o = 0
+  for (const part of pending) {
+    out.set(part, o)
+    o += part.length
+  }
+  out.set(chunk.subarray(0, take), o)
+  return out
+}

@@ -1,0 +1,73 @@
+/**
+ * The bytes of a `COPY … TO STDOUT` statement from postgres.js, made safe to use on a pooled
+ * connection, for decodeCopyBinary().
+ *
+ * Two postgres.js 3.4.9 behaviours are handled here:
+ * - `readable()` gives a Node Readable that gets one push per COPY row; iterating it with
+ *   `for await` costs one promise per row. copyOut() drains everything buffered at each wake-up
+ *   into one chunk instead.
+ * - When a push fills the Readable, postgres.js pauses its socket and only the Readable's `_read()`
+ *   resumes it. If CopyDone arrives in the same socket chunk, the Readable ends with the socket still
+ *   paused and the connection hangs on its next query (porsager/postgres#499, fix proposed in PR
+ *   #1016; reproduced here with a 45 MiB COPY). copyOut() resumes the socket once the COPY ended.
+ */
+import type { Readable } from "node:stream"
+import type postgres from "postgres"
+
+/**
+ * Streams a `COPY … TO STDOUT` statement's bytes; throws the statement's error if it fails.
+ * Leaving the loop early drains the rest of the COPY first, so the connection stays usable.
+ */
+export async function* copyOut(sql: postgres.Sql, statement: string): AsyncGenerator<Uint8Array> {
+  const stream = (await sql.unsafe(statement).readable()) as unknown as Readable
+  let failure: { error: unknown } | undefined
+  let ended = false
+  let wake: (() => void) | undefined
+  const notify = () => {
+    const w = wake
+    wake = undefined
+    w?.()
+  }
+  const finished = new Promise<void>((resolve) => {
+    stream.on("end", () => {
+      ended = true
+      notify()
+      resolve()
+    })
+    stream.on("error", (error: unknown) => {
+      failure ??= { error } // postgres.js destroys the stream with the statement's error
+      notify()
+      resolve()
+    })
+  })
+  stream.on("readable", notify)
+  try {
+    for (;;) {
+      if (failure) throw failure.error
+      const parts: Uint8Array[] = []
+      for (let chunk = stream.read(); chunk !== null; chunk = stream.read()) parts.push(chunk)
+      if (parts.length > 0) {
+        yield parts.length === 1 ? parts[0]! : Buffer.concat(parts)
+      } else if (ended) {
+        break
+      } else {
+        await new Promise<void>((resolve) => (wake = resolve))
+      }
+    }
+  } finally {
+    if (!ended && !failure) {
+      // Abandoned early: discard the rest until CopyDone, or the connection's next query fails with
+      // COPY_IN_PROGRESS. (A cancel request could hit that next query instead, so no cancel.)
+      stream.removeAllListeners("readable")
+      stream.resume()
+      resumeSocket(stream)
+      await finished
+    }
+    resumeSocket(stream)
+  }
+}
+
+/** postgres.js' Readable resumes its (possibly paused) socket in `_read()`. */
+function resumeSocket(stream: Readable): void {
+  ;(stream as unknown as { _read?: (size: number) => void })._read?.(0)
+}

@@ -1,0 +1,170 @@
+/**
+ * The Postgres "hot" side, apart from decoding rows: the tip, row counts, completeness,
+ * advisory locks and the final delete. Every identifier comes from the catalogue via
+ * describeTable() and is quoted; every value is a bound parameter or a validated bigint.
+ */
+import postgres from "postgres"
+import { CompactError } from "../errors.ts"
+import type { BlockRange } from "../core/range.ts"
+import { copyOut } from "./copyout.ts"
+import { quoteIdent, quoteQualified, type TableInfo } from "./schema.ts"
+
+/** A postgres.js connection pool. */
+export type Sql = postgres.Sql
+
+/**
+ * Opens a pool from a URL, or from the standard PG* variables when the URL is undefined. `max` is 1
+ * for a COPY stream's own connection (see {@link copyRows}).
+ */
+export function openDatabase(url: string | undefined, max = 3): Sql {
+  const options = {
+    max, // lock sessions and short queries run at once
+    onnotice: () => {},
+    connection: { application_name: "parquet_compact" },
+    idle_timeout: 30,
+  }
+  return url ? postgres(url, options) : postgres(options)
+}
+
+/** Where the rows of one chain live: a table, its block column and, for multi-chain tables, the chain filter. */
+export interface HotTable {
+  readonly info: TableInfo
+  readonly blockColumn: string
+  /** SQL text `AND "chain_id" = CAST('10143' AS int8)` when the table has a chain_id column, else "". */
+  readonly chainFilter: string
+}
+
+/** Binds a described table to its block column and chain, checking the column exists. */
+export function hotTable(info: TableInfo, blockColumn: string, chainId: bigint): HotTable {
+  const block = info.columns.find((c) => c.name === blockColumn)
+  if (!block) {
+    throw new CompactError(
+      "BAD_INPUT",
+      `Cannot compact "${info.schema}.${info.table}": it has no column "${blockColumn}"; pass --block-column`,
+    )
+  }
+  const chain = info.columns.find((c) => c.name === "chain_id")
+  // chainId is a validated bigint and pgType comes from format_type(), so this text is safe
+  const chainFilter = chain ? ` AND ${quoteIdent("chain_id")} = CAST('${chainId}' AS ${chain.pgType})` : ""
+  return { info, blockColumn, chainFilter }
+}
+
+/** `FROM t WHERE block BETWEEN first AND last [AND chain_id = …]` for one range. */
+export function rangeWhere(table: HotTable, range: BlockRange): string {
+  return `FROM ${quoteQualified(table.info.schema, table.info.table)} WHERE ${
+    quoteIdent(table.blockColumn)
+  } ` +
+    `BETWEEN ${range.first} AND ${range.last}${table.chainFilter}`
+}
+
+/** The highest block number in the table for the chain, or undefined when it has none. */
+export async function hotTip(sql: Sql, blocks: HotTable): Promise<bigint | undefined> {
+  const where = blocks.chainFilter ? `WHERE ${blocks.chainFilter.slice(5)}` : ""
+  const [row] = await sql.unsafe(
+    `SELECT max(${quoteIdent(blocks.blockColumn)})::text AS tip FROM ${
+      quoteQualified(blocks.info.schema, blocks.info.table)
+    } ${where}`,
+  )
+  return row?.tip == null ? undefined : BigInt(row.tip)
+}
+
+/**
+ * Streams `COPY (query) TO STDOUT (FORMAT binary)` on a connection of its own that is closed
+ * afterwards: postgres.js 3.4 can leave a connection's socket paused after a large COPY (its
+ * issue #499, fix pending in PR #1016), which would hang the next query on that connection.
+ */
+export async function* copyRows(url: string | undefined, query: string): AsyncGenerator<Uint8Array> {
+  const own = openDatabase(url, 1)
+  try {
+    yield* copyOut(own, query)
+  } finally {
+    await own.end({ timeout: 0 })
+  }
+}
+
+/** How many rows the table holds in a range. */
+export async function countRows(sql: Sql, table: HotTable, range: BlockRange): Promise<bigint> {
+  const [row] = await sql.unsafe(`SELECT count(*)::text AS n ${rangeWhere(table, range)}`)
+  return BigInt(row!.n)
+}
+
+/** The first few block numbers of a range that the blocks table lacks, and how many it lacks in all. */
+export async function missingBlocks(
+  sql: Sql,
+  blocks: HotTable,
+  range: BlockRange,
+  limit = 5,
+): Promise<{ missing: bigint; first: bigint[] }> {
+  const block = quoteIdent(blocks.blockColumn)
+  const [row] = await sql.unsafe(`SELECT count(DISTINCT ${block})::text AS n ${rangeWhere(blocks, range)}`)
+  const missing = range.last - range.first + 1n - BigInt(row!.n)
+  if (missing === 0n) return { missing, first: [] }
+  const rows = await sql.unsafe(
+    `SELECT g::text AS b FROM generate_series(${range.first}::int8, ${range.last}::int8) AS g
+     WHERE NOT EXISTS (SELECT 1 FROM ${quoteQualified(blocks.info.schema, blocks.info.table)}
+                       WHERE ${block} = g${blocks.chainFilter})
+     ORDER BY g LIMIT ${limit}`,
+  )
+  return { missing, first: rows.map((r) => BigInt(r.b)) }
+}
+
+/**
+ * Deletes a range's rows in one transaction, committing only if exactly `expected` rows went:
+ * anything else rolls back and throws INTEGRITY.
+ */
+export async function deleteRange(
+  sql: Sql,
+  table: HotTable,
+  range: BlockRange,
+  expected: bigint,
+): Promise<void> {
+  await sql.begin(async (tx) => {
+    const result = await tx.unsafe(`DELETE ${rangeWhere(table, range)}`)
+    if (BigInt(result.count) !== expected) {
+      throw new CompactError(
+        "INTEGRITY",
+        `Cannot delete hot rows of blocks ${range.first}-${range.last}: found ${result.count} rows but cold storage ` +
+          `holds ${expected}; nothing was deleted, rerun compact for this range`,
+      )
+    }
+  })
+}
+
+/** A session-level advisory lock held on a reserved connection until released. */
+export interface Lock {
+  release(): Promise<void>
+}
+
+/**
+ * Takes the advisory lock named `name`, polling until `timeoutSeconds` have passed (0: try once).
+ * Throws LOCKED when another session holds it.
+ */
+export async function advisoryLock(sql: Sql, name: string, timeoutSeconds: number): Promise<Lock> {
+  const session = await sql.reserve()
+  const deadline = Date.now() + timeoutSeconds * 1000
+  try {
+    for (;;) {
+      const [row] = await session`SELECT pg_try_advisory_lock(hashtextextended(${name}, 0)) AS ok`
+      if (row?.ok) break
+      if (Date.now() >= deadline) {
+        throw new CompactError(
+          "LOCKED",
+          `Cannot take lock "${name}": another parquet_compact run holds it; retry when it has finished`,
+        )
+      }
+      await new Promise((resolve) => setTimeout(resolve, 200))
+    }
+  } catch (error) {
+    session.release()
+    throw error
+  }
+  return {
+    async release() {
+      try {
+        await session`SELECT pg_advisory_unlock(hashtextextended(${name}, 0))`
+      } finally {
+        session.release()
+      }
+    },
+  }
+}
