@@ -5,7 +5,7 @@
  * a crash at any point leaves every row in hot or cold storage.
  */
 import { createHash } from "node:crypto"
-import { parquetMetadataAsync } from "hyparquet"
+import { parquetMetadataAsync, parquetReadObjects } from "hyparquet"
 import type { Config } from "./config.ts"
 import { CompactError } from "./errors.ts"
 import { finalityThreshold } from "./core/finality.ts"
@@ -17,19 +17,22 @@ import {
   type ManifestFile,
   type ManifestPartition,
   parseManifest,
+  partitionRangeOf,
   putPartition,
   serializeManifest,
   type TableSchema,
 } from "./core/manifest.ts"
 import { manifestKey, objectKey, partitionFilePrefix, partitionKey } from "./core/naming.ts"
-import { type BlockRange, blockRange, formatRange } from "./core/range.ts"
+import { type BlockRange, blockRange, formatRange, overlaps } from "./core/range.ts"
 import { decidePartition, planCompaction, resolveTip } from "./plan.ts"
 import { decodeCopyBinary } from "./pg/copy.ts"
 import {
   advisoryLock,
+  blockCounts,
   copyRows,
   countRows,
   deleteRange,
+  deletionSideEffects,
   type HotTable,
   hotTable,
   hotTip,
@@ -118,6 +121,19 @@ export async function compact(config: Config, deps: Deps): Promise<Summary> {
     }
   }
 
+  if (config.deleteAfterCompact && !config.dryRun) {
+    const effects = await deletionSideEffects(sql, source)
+    if (effects.length > 0) {
+      throw new CompactError(
+        "BAD_INPUT",
+        `Cannot delete compacted rows from "${config.sourceTable}": deleting would also fire ${
+          effects.join(", ")
+        }; ` +
+          "compact without --delete-after-compact or remove them",
+      )
+    }
+  }
+
   const blocksManifest = isBlocksDataset
     ? undefined
     : await readManifest(store, deps.prefix, chainId, "blocks")
@@ -149,7 +165,6 @@ export async function compact(config: Config, deps: Deps): Promise<Summary> {
       source,
       blocks,
       isBlocksDataset,
-      blocksManifest,
       schema,
       orderBy,
       tip,
@@ -198,7 +213,6 @@ interface PartitionRun {
   readonly source: HotTable
   readonly blocks: HotTable
   readonly isBlocksDataset: boolean
-  readonly blocksManifest: { manifest: Manifest } | undefined
   readonly schema: TableSchema
   readonly orderBy: readonly string[]
   readonly tip: bigint
@@ -219,6 +233,16 @@ async function compactPartition(run: PartitionRun, range: BlockRange): Promise<P
       log(`Partition ${key}: ${decision.reason}`)
       return summary(key, "kept", previous, { note: decision.reason })
     }
+    refuseOverlap(run, committed?.manifest, range)
+    if (previous && previous.schema_hash !== run.schema.hash) {
+      throw new CompactError(
+        "INTEGRITY",
+        `Cannot replace partition ${key} of ${config.dataset}: the table's schema changed since it was compacted ` +
+          `(schema hash "${previous.schema_hash.slice(0, 12)}…", now "${run.schema.hash.slice(0, 12)}…"); ` +
+          "replacing it could drop columns, so it was left as it is",
+      )
+    }
+    if (previous && previous.row_count > 0) await refuseLosingRows(run, range, previous)
     await checkComplete(run, range)
     if (config.dryRun) {
       log(`Partition ${key}: would compact ${hotRows} rows`)
@@ -235,6 +259,10 @@ async function compactPartition(run: PartitionRun, range: BlockRange): Promise<P
       finality_threshold: run.threshold,
       schema_hash: run.schema.hash,
       files: written.files,
+      // the same files as committed: keep what they were committed under, so the manifest stays byte-identical
+      ...(previous && sameFiles(previous.files, written.files)
+        ? { tip: previous.tip, finality_threshold: previous.finality_threshold }
+        : {}),
     }
     const { staleKeys, changed } = await commitPartition(run, partition)
     await verifyPartition(run, partition)
@@ -242,6 +270,7 @@ async function compactPartition(run: PartitionRun, range: BlockRange): Promise<P
       `Partition ${key}: committed ${partition.row_count} rows in ${partition.files.length} files and verified`,
     )
 
+    await lock.assertHeld() // a run that lost its lock must not delete what another run may be writing
     const keep = new Set(partition.files.map((f) => f.key))
     const orphans = (await store.list(partitionFilePrefix(prefix, config.chainId, config.dataset, range)))
       .filter((k) => !keep.has(k))
@@ -250,6 +279,7 @@ async function compactPartition(run: PartitionRun, range: BlockRange): Promise<P
 
     let hotDeleted = 0
     if (config.deleteAfterCompact) {
+      await lock.assertHeld()
       await deleteRange(sql, run.source, range, BigInt(partition.row_count))
       hotDeleted = partition.row_count
       log(`Partition ${key}: deleted ${hotDeleted} hot rows`)
@@ -263,6 +293,74 @@ async function compactPartition(run: PartitionRun, range: BlockRange): Promise<P
   } finally {
     await lock.release()
   }
+}
+
+/** Refuses (INTEGRITY) a range that overlaps a committed partition with another key, before writing anything. */
+function refuseOverlap(run: PartitionRun, manifest: Manifest | undefined, range: BlockRange): void {
+  const clash = manifest?.partitions.find((p) =>
+    p.partition_key !== partitionKey(range) && overlaps(partitionRangeOf(p), range)
+  )
+  if (clash) {
+    throw new CompactError(
+      "INTEGRITY",
+      `Cannot compact ${run.config.dataset} blocks ${formatRange(range)}: it overlaps committed partition ` +
+        `"${clash.partition_key}"; compact exactly that range, or a range outside it`,
+    )
+  }
+}
+
+/**
+ * Refuses (INTEGRITY) to replace a committed partition when hot storage lacks any of its rows: per
+ * block, hot must hold at least as many rows as cold. Counting rows alone would let a partial
+ * re-backfill with more rows in some blocks replace cold rows of other blocks.
+ */
+async function refuseLosingRows(
+  run: PartitionRun,
+  range: BlockRange,
+  previous: ManifestPartition,
+): Promise<void> {
+  const hot = await blockCounts(run.deps.sql, run.source, range)
+  const cold = new Map<bigint, number>()
+  for (const file of previous.files) {
+    const rows = await parquetReadObjects({
+      file: await objectBuffer(run.deps.store, file.key),
+      columns: [run.config.blockColumn],
+    })
+    for (const row of rows) {
+      const block = BigInt(row[run.config.blockColumn] as bigint | number)
+      cold.set(block, (cold.get(block) ?? 0) + 1)
+    }
+  }
+  for (const [block, n] of cold) {
+    const h = hot.get(block) ?? 0
+    if (h < n) {
+      throw new CompactError(
+        "INTEGRITY",
+        `Cannot replace partition ${previous.partition_key} of ${run.config.dataset}: hot storage holds ${h} rows ` +
+          `of block ${block} but cold storage holds ${n}; nothing was replaced, restore the hot rows first`,
+      )
+    }
+  }
+}
+
+/** A hyparquet AsyncBuffer over an object, fetching only the byte ranges asked for. */
+async function objectBuffer(store: ObjectStore, key: string) {
+  const info = await store.head(key)
+  if (!info) {
+    throw new CompactError("INTEGRITY", `Cannot read "${key}": the manifest names it but it is missing`)
+  }
+  return {
+    byteLength: info.size,
+    slice: async (start: number, end?: number) => {
+      const bytes = await store.getRange(key, start, end ?? info.size)
+      return bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer
+    },
+  }
+}
+
+function sameFiles(a: readonly ManifestFile[], b: readonly ManifestFile[]): boolean {
+  return a.length === b.length &&
+    a.every((f, i) => f.key === b[i]!.key && f.sha256 === b[i]!.sha256 && f.bytes === b[i]!.bytes)
 }
 
 function summary(
@@ -287,9 +385,11 @@ function summary(
 /** Refuses (INTEGRITY) a range with blocks missing from hot storage, unless cold blocks cover them. */
 async function checkComplete(run: PartitionRun, range: BlockRange): Promise<void> {
   const { sql } = run.deps
-  const uncovered = run.isBlocksDataset || !run.blocksManifest
-    ? [range]
-    : gaps(run.blocksManifest.manifest, range)
+  // read now, not at the start: a blocks run may have compacted and deleted hot blocks meanwhile
+  const coldBlocks = run.isBlocksDataset
+    ? undefined
+    : await readManifest(run.deps.store, run.deps.prefix, run.config.chainId, "blocks")
+  const uncovered = coldBlocks ? gaps(coldBlocks.manifest, range) : [range]
   for (const part of uncovered) {
     const { missing, first } = await missingBlocks(sql, run.blocks, part)
     if (missing > 0n) {
@@ -452,12 +552,8 @@ async function verifyPartition(run: PartitionRun, partition: ManifestPartition):
     if (!info || info.size !== file.bytes) {
       throw fail(`"${file.key}" has ${info?.size ?? "no"} bytes, not ${file.bytes}`)
     }
-    const metadata = await parquetMetadataAsync({
-      byteLength: info.size,
-      slice: async (start: number, end?: number) => {
-        const bytes = await deps.store.getRange(file.key, start, end ?? info.size)
-        return bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer
-      },
+    const metadata = await parquetMetadataAsync(await objectBuffer(deps.store, file.key)).catch((cause) => {
+      throw fail(`"${file.key}" has no readable Parquet footer (${(cause as Error).message})`)
     })
     if (metadata.num_rows !== BigInt(file.rows)) {
       throw fail(`"${file.key}" holds ${metadata.num_rows} rows by its footer, not ${file.rows}`)

@@ -28,7 +28,26 @@ export class CompactError extends Error {
   }
 }
 
-/** The exit code for any thrown value: a CompactError's own, else 1 (worth retrying). */
+/** Postgres SQLSTATEs that retrying cannot fix: credentials, missing database or table, permissions, overflow. */
+const PG_BAD_INPUT = new Set(["28000", "28P01", "3D000", "42501", "42P01", "42703", "22003"])
+/** S3 error names that retrying cannot fix: credentials, permissions, missing bucket. */
+const S3_BAD_INPUT = new Set([
+  "AccessDenied",
+  "InvalidAccessKeyId",
+  "SignatureDoesNotMatch",
+  "NoSuchBucket",
+  "InvalidBucketName",
+])
+
+/**
+ * The exit code for any thrown value: a CompactError's own; a Postgres or S3 error that no retry can
+ * fix is 2 (a foreign-key violation on delete is 4); anything else is 1 (worth retrying).
+ */
 export function exitCodeOf(error: unknown): number {
-  return error instanceof CompactError ? EXIT_CODES[error.code] : 1
+  if (error instanceof CompactError) return EXIT_CODES[error.code]
+  const { code, name } = (error ?? {}) as { code?: unknown; name?: unknown }
+  if (typeof code === "string" && PG_BAD_INPUT.has(code)) return EXIT_CODES.BAD_INPUT
+  if (code === "23503") return EXIT_CODES.INTEGRITY
+  if (typeof name === "string" && S3_BAD_INPUT.has(name)) return EXIT_CODES.BAD_INPUT
+  return EXIT_CODES.RETRYABLE
 }

@@ -34,25 +34,22 @@ export function planCompaction(input: PlanInput): Plan {
 }
 
 /**
- * The tip to judge finality by: `--tip` when given, else the highest of the hot blocks table's tip
- * and the tips recorded in cold storage (hot blocks may all have been compacted and deleted; the
- * chain never goes back below a tip it has reached).
+ * The tip to judge finality by: `--tip` when given, else the hot blocks table's tip. Only when hot
+ * storage has no blocks of the chain (all compacted and deleted) does the highest tip recorded in
+ * cold storage stand in: a recorded tip may have come from an earlier `--tip` or a chain since reset,
+ * so it must never override what hot storage says.
  */
-export function resolveTip(
-  flag: bigint | undefined,
-  hot: bigint | undefined,
-  recorded: readonly bigint[],
-): bigint {
+export function resolveTip(flag: bigint | undefined, hot: bigint | undefined, recorded: readonly bigint[]): bigint {
   if (flag !== undefined) return flag
-  const known = [...recorded, ...(hot === undefined ? [] : [hot])]
-  if (known.length === 0) {
+  if (hot !== undefined) return hot
+  if (recorded.length === 0) {
     throw new CompactError(
       "NOT_FINAL",
       "Cannot find the chain tip: the hot blocks table has no rows for this chain and nothing is compacted yet; " +
         "wait for the block follower or pass --tip",
     )
   }
-  return known.reduce((a, b) => (a > b ? a : b))
+  return recorded.reduce((a, b) => (a > b ? a : b))
 }
 
 /** What to do with one partition. */

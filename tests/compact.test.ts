@@ -252,7 +252,52 @@ describe("compact", () => {
     assert.equal((await cli(t.args("blocks", 0, 499))).code, 0)
     const run = await cli(t.args("blocks", 400, 899))
     assert.equal(run.code, 4)
-    assert.match(run.stderr.at(-1)!, /overlaps partition "0-499"/)
+    assert.match(run.stderr.at(-1)!, /overlaps committed partition "0-499"/)
+    assert.deepEqual(await t.store.list(`cold/${CHAIN}/blocks/blocks_400_`), []) // refused before writing
+  })
+
+  it("refuses to replace a partition when hot storage lacks rows that cold storage holds", async () => {
+    const t = await setup()
+    assert.equal((await cli(t.args("logs", 0, 999, "--delete-after-compact"))).code, 0)
+    const cold = await coldRows(t.store, "logs")
+    // a partial re-backfill: more rows than before in all, but only for blocks 500-999
+    await seedChain(t.sql, { chainId: BigInt(CHAIN), first: 500n, last: 999n })
+    await t.sql`INSERT INTO hot_logs SELECT chain_id, block_number, log_index + 100, transaction_hash,
+      transaction_index, address, topic0, topic1, topic2, topic3, data FROM hot_logs WHERE block_number >= 500`
+    const run = await cli(t.args("logs", 0, 999, "--delete-after-compact"))
+    assert.equal(run.code, 4, run.stderr.join("\n"))
+    assert.match(run.stderr.at(-1)!, /hot storage holds 0 rows of block \d+ but cold storage holds \d+/)
+    assert.deepEqual(await coldRows(t.store, "logs"), cold)
+  })
+
+  it("refuses to replace a partition whose table schema changed", async () => {
+    const t = await setup()
+    assert.equal((await cli(t.args("logs", 0, 99))).code, 0)
+    await t.sql`ALTER TABLE hot_logs DROP COLUMN data`
+    const run = await cli(t.args("logs", 0, 99, "--delete-after-compact"))
+    assert.equal(run.code, 4)
+    assert.match(run.stderr.at(-1)!, /schema changed since it was compacted/)
+    assert.ok((await hotRows(t.sql, "logs", 0, 99)).length > 0)
+  })
+
+  it("refuses --delete-after-compact when deleting would cascade to other tables", async () => {
+    const t = await setup()
+    await t.sql`ALTER TABLE hot_logs ADD FOREIGN KEY (chain_id, block_number)
+      REFERENCES hot_blocks (chain_id, block_number) ON DELETE CASCADE`
+    const logs = await hotRows(t.sql, "logs", 0, 99)
+    const run = await cli(t.args("blocks", 0, 99, "--delete-after-compact"))
+    assert.equal(run.code, 2)
+    assert.match(run.stderr.at(-1)!, /deleting would also fire foreign key .* on hot_logs/)
+    assert.deepEqual(await hotRows(t.sql, "logs", 0, 99), logs)
+    assert.deepEqual(await t.store.list(""), [])
+  })
+
+  it("judges finality by the hot tip, not by a tip recorded from an earlier --tip", async () => {
+    const t = await setup()
+    assert.equal((await cli(t.args("blocks", 0, 99, "--tip", "1000000"))).code, 0)
+    const run = await cli(t.args("blocks", 1150, 1199, "--delete-after-compact"))
+    assert.equal(run.code, 3)
+    assert.equal((await hotRows(t.sql, "blocks", 1150, 1199)).length, 50)
   })
 
   it("filters a multi-chain table by its chain_id column", async () => {

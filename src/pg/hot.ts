@@ -132,20 +132,29 @@ export async function deleteRange(
 
 /** A session-level advisory lock held on a reserved connection until released. */
 export interface Lock {
+  /** Throws RETRYABLE unless the lock's session is still the one that took it and still holds it. */
+  assertHeld(): Promise<void>
   release(): Promise<void>
 }
 
 /**
  * Takes the advisory lock named `name`, polling until `timeoutSeconds` have passed (0: try once).
- * Throws LOCKED when another session holds it.
+ * Throws LOCKED when another session holds it. The session opts out of `idle_session_timeout`,
+ * since it sits idle while rows are copied and uploaded.
  */
 export async function advisoryLock(sql: Sql, name: string, timeoutSeconds: number): Promise<Lock> {
   const session = await sql.reserve()
   const deadline = Date.now() + timeoutSeconds * 1000
+  let pid: number
   try {
+    await session.unsafe("SET idle_session_timeout = 0").catch(() => {}) // PostgreSQL 14+
     for (;;) {
-      const [row] = await session`SELECT pg_try_advisory_lock(hashtextextended(${name}, 0)) AS ok`
-      if (row?.ok) break
+      const [row] = await session`
+        SELECT pg_try_advisory_lock(hashtextextended(${name}, 0)) AS ok, pg_backend_pid() AS pid`
+      if (row?.ok) {
+        pid = row.pid
+        break
+      }
       if (Date.now() >= deadline) {
         throw new CompactError(
           "LOCKED",
@@ -159,12 +168,56 @@ export async function advisoryLock(sql: Sql, name: string, timeoutSeconds: numbe
     throw error
   }
   return {
+    async assertHeld() {
+      // a dropped connection would be reopened silently as a new backend without the lock
+      const [row] = await session`
+        SELECT pg_backend_pid() = ${pid} AND EXISTS (
+          SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND granted AND pid = pg_backend_pid()
+        ) AS held`.catch(() => [{ held: false }])
+      if (!row?.held) {
+        throw new CompactError(
+          "RETRYABLE",
+          `Cannot go on under lock "${name}": its Postgres session was lost; nothing was deleted, rerun the range`,
+        )
+      }
+    },
     async release() {
       try {
         await session`SELECT pg_advisory_unlock(hashtextextended(${name}, 0))`
+      } catch {
+        // the lock goes with its session; a failed unlock must not hide the run's own outcome
       } finally {
         session.release()
       }
     },
   }
+}
+
+/**
+ * What deleting rows of a table would do beyond that table: foreign keys that cascade, set null or
+ * set default on delete, and user DELETE triggers. Named, so that the refusal can say which.
+ */
+export async function deletionSideEffects(sql: Sql, table: HotTable): Promise<string[]> {
+  const name = quoteQualified(table.info.schema, table.info.table)
+  const rows = await sql`
+    SELECT format('foreign key %I on %s', conname, conrelid::regclass) AS what FROM pg_constraint
+    WHERE contype = 'f' AND confrelid = to_regclass(${name}) AND confdeltype IN ('c', 'n', 'd')
+    UNION ALL
+    SELECT format('trigger %I', tgname) FROM pg_trigger
+    WHERE tgrelid = to_regclass(${name}) AND NOT tgisinternal AND (tgtype & 8) <> 0
+    ORDER BY 1`
+  return rows.map((r) => String(r.what))
+}
+
+/** Rows per block number in a range of the table. */
+export async function blockCounts(
+  sql: Sql,
+  table: HotTable,
+  range: BlockRange,
+): Promise<Map<bigint, number>> {
+  const block = quoteIdent(table.blockColumn)
+  const rows = await sql.unsafe(
+    `SELECT ${block}::text AS b, count(*)::int AS n ${rangeWhere(table, range)} GROUP BY 1`,
+  )
+  return new Map(rows.map((r) => [BigInt(r.b), r.n as number]))
 }
