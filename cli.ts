@@ -141,11 +141,17 @@ export async function main(
       // commander has printed the message; help and version are successes
       return error.exitCode === 0 ? 0 : 2
     }
-    log(`parquet_compact: ${error instanceof Error ? error.message : String(error)}`)
+    const code = exitCodeOf(error)
+    const message = error instanceof Error ? error.message : String(error)
+    if (error instanceof CompactError) log(`parquet_compact: ${message}`)
+    else if (code === 1) log(`parquet_compact: Cannot finish the run: ${message}; it is worth retrying`)
+    else {log(
+        `parquet_compact: Cannot finish the run: ${message}; check the connection settings and permissions`,
+      )}
     if (!(error instanceof CompactError) && error instanceof Error && env.PARQUET_COMPACT_DEBUG) {
       log(error.stack ?? "")
     }
-    return exitCodeOf(error)
+    return code
   }
 }
 
