@@ -38,7 +38,7 @@ test: setup build
 	$(BIN)/bun tests/run.ts $(ARGS)
 
 build: deps
-	$(BIN)/bun build --compile --minify --bytecode --format=esm cli.ts --outfile dist/parquet_compact
+	$(BIN)/bun build --compile --minify --bytecode --format=esm cli.ts src/parquet/encode-worker.ts --outfile dist/parquet_compact
 
 bench: setup build
 	$(BIN)/bun bench/run.ts $(ARGS)

@@ -4,14 +4,18 @@
  *
  *   PARQUET_COMPACT_BENCH_PG_URL=postgres://postgres@127.0.0.1:54329/postgres bun bench/decode.ts [--rows 1000000] [--runs 3] [--encode] [--drop]
  *
+ * --encode adds COPY → decode → Parquet, on this thread and with encoding on a worker thread.
+ *
  * Creates (once) the table bench_decode_logs_<rows> and reuses it on later runs; --drop removes it
  * at the end. Prints the median of --runs runs per pipeline.
  */
 import postgres from "postgres"
 import { decodeCopyBinary } from "../src/pg/copy.ts"
+import { BufferPool } from "../src/pg/batch.ts"
 import { copyOut } from "../src/pg/copyout.ts"
 import { describeTable } from "../src/pg/schema.ts"
-import { encodeParquetFiles } from "../src/parquet/encode.ts"
+import { type EncodeOptions, encodeParquetFiles } from "../src/parquet/encode.ts"
+import { encodeParquetFilesThreaded } from "../src/parquet/threaded.ts"
 
 function flag(name: string, fallback: number): number {
   const i = process.argv.indexOf(name)
@@ -105,17 +109,28 @@ await timed("postgres.js cursor(10000) → row objects", async () => {
   return rows
 })
 if (process.argv.includes("--encode")) {
+  const opts: EncodeOptions = {
+    columns,
+    chunkSize: ROWS,
+    rowGroupSize: 100_000,
+    blockColumn: "block_number",
+    kvMetadata: [],
+    createdBy: "bench",
+  }
+  const pool = new BufferPool()
+  const batches = () =>
+    decodeCopyBinary(copyOut(sql, copy), columns, opts.rowGroupSize, { restartEvery: opts.chunkSize, pool })
   await timed("COPY → decode → encodeParquetFiles (1 file, rg 100k)", async () => {
     let rows = 0
-    const files = encodeParquetFiles(decodeCopyBinary(copyOut(sql, copy), columns, 65536), {
-      columns,
-      chunkSize: ROWS,
-      rowGroupSize: 100_000,
-      blockColumn: "block_number",
-      kvMetadata: [],
-      createdBy: "bench",
-    })
-    for await (const f of files) rows += f.rows
+    for await (const f of encodeParquetFiles(batches(), opts)) rows += f.rows
+    return rows
+  })
+  await timed("the same, encoding on a worker thread", async () => {
+    let rows = 0
+    const recycle = (buffers: ArrayBuffer[]) => pool.give(buffers)
+    for await (const f of encodeParquetFilesThreaded(batches(), opts, { onFallback: console.log, recycle })) {
+      rows += f.rows
+    }
     return rows
   })
 }

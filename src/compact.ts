@@ -26,6 +26,7 @@ import { manifestKey, objectKey, partitionFilePrefix, partitionKey } from "./cor
 import { type BlockRange, blockRange, formatRange, overlaps } from "./core/range.ts"
 import { decidePartition, planCompaction, resolveTip } from "./plan.ts"
 import { decodeCopyBinary } from "./pg/copy.ts"
+import { BufferPool } from "./pg/batch.ts"
 import {
   advisoryLock,
   blockCounts,
@@ -41,7 +42,8 @@ import {
   type Sql,
 } from "./pg/hot.ts"
 import { type ColumnSpec, describeTable, parquetTypeName, quoteIdent } from "./pg/schema.ts"
-import { encodeParquetFiles, schemaHash } from "./parquet/encode.ts"
+import { schemaHash } from "./parquet/encode.ts"
+import { encodeParquetFilesThreaded } from "./parquet/threaded.ts"
 import { ConditionFailed, type ObjectStore } from "./store/store.ts"
 import { VERSION } from "./version.ts"
 
@@ -138,15 +140,16 @@ export async function compact(config: Config, deps: Deps): Promise<Summary> {
     ? undefined
     : await readManifest(store, deps.prefix, chainId, "blocks")
   const ownManifest = await readManifest(store, deps.prefix, chainId, config.dataset)
-  const recordedTips = [
+  // blocks that exist for sure: the last block of every committed partition (tips recorded there may
+  // have come from an earlier --tip, so they are not trusted)
+  const committedLast = [
     ...(blocksManifest?.manifest.partitions ?? []),
     ...(ownManifest?.manifest.partitions ?? []),
-  ]
-    .map((p) => p.tip)
+  ].map((p) => p.end_block)
   const tip = resolveTip(
     config.tip,
     config.tip === undefined ? await hotTip(sql, blocks) : undefined,
-    recordedTips,
+    committedLast,
   )
   const plan = planCompaction({ request, partitionSize: config.partitionSize, tip, threshold })
   log(
@@ -419,8 +422,13 @@ async function writeFiles(
     rangeWhere(source, range)
   } ORDER BY ${order}) TO STDOUT (FORMAT binary)`
   const rowGroupSize = config.rowGroupSize ?? Math.min(config.chunkSize, 100_000)
-  // decoded batches of one row group each, so the encoder never has to join them
-  const batches = decodeCopyBinary(copyRows(deps.databaseUrl, copy), columns, rowGroupSize)
+  // decoded batches of one row group each (restarting at every file), so the encoder never joins
+  // them, in buffers the encoder hands back
+  const pool = new BufferPool()
+  const batches = decodeCopyBinary(copyRows(deps.databaseUrl, copy), columns, rowGroupSize, {
+    restartEvery: config.chunkSize,
+    pool,
+  })
   const files: ManifestFile[] = []
   let uploaded = 0
   let pending: Promise<void> = Promise.resolve()
@@ -433,14 +441,15 @@ async function writeFiles(
     { key: "parquet_compact.schema_hash", value: run.schema.hash },
     { key: "parquet_compact.version", value: VERSION },
   ]
-  const encoded = encodeParquetFiles(batches, {
+  // decoding here, encoding on a worker thread: the two halves of the CPU work on the two cores
+  const encoded = encodeParquetFilesThreaded(batches, {
     columns,
     chunkSize: config.chunkSize,
     rowGroupSize,
     blockColumn: config.blockColumn,
     kvMetadata,
     createdBy: `parquet_compact ${VERSION}`,
-  })
+  }, { onFallback: deps.log, recycle: (buffers) => pool.give(buffers) })
   for await (const file of encoded) {
     const objectName = objectKey(deps.prefix, config.chainId, config.dataset, range, file.part)
     const sha256 = createHash("sha256").update(file.bytes).digest("hex")

@@ -34,22 +34,26 @@ export function planCompaction(input: PlanInput): Plan {
 }
 
 /**
- * The tip to judge finality by: `--tip` when given, else the hot blocks table's tip. Only when hot
- * storage has no blocks of the chain (all compacted and deleted) does the highest tip recorded in
- * cold storage stand in: a recorded tip may have come from an earlier `--tip` or a chain since reset,
- * so it must never override what hot storage says.
+ * The tip to judge finality by: `--tip` when given, else the highest block known to exist: the hot
+ * blocks table's tip, or the last block of a committed partition (a partition is only committed once
+ * its blocks were seen complete, so it is an observed block even after its hot rows were deleted).
+ * Tips recorded in manifests are not used: they may have come from an earlier `--tip`.
  */
-export function resolveTip(flag: bigint | undefined, hot: bigint | undefined, recorded: readonly bigint[]): bigint {
+export function resolveTip(
+  flag: bigint | undefined,
+  hot: bigint | undefined,
+  committed: readonly bigint[],
+): bigint {
   if (flag !== undefined) return flag
-  if (hot !== undefined) return hot
-  if (recorded.length === 0) {
+  const known = hot === undefined ? committed : [hot, ...committed]
+  if (known.length === 0) {
     throw new CompactError(
       "NOT_FINAL",
       "Cannot find the chain tip: the hot blocks table has no rows for this chain and nothing is compacted yet; " +
         "wait for the block follower or pass --tip",
     )
   }
-  return recorded.reduce((a, b) => (a > b ? a : b))
+  return known.reduce((a, b) => (a > b ? a : b))
 }
 
 /** What to do with one partition. */

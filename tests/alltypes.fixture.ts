@@ -4,7 +4,7 @@
  */
 import { randomBytes } from "node:crypto"
 import type postgres from "postgres"
-import type { ColumnBatch } from "../src/pg/copy.ts"
+import { ByteColumn, type ColumnBatch } from "../src/pg/batch.ts"
 import type { ColumnKind, ColumnSpec } from "../src/pg/schema.ts"
 
 /** A schema name unique to this run. */
@@ -359,7 +359,8 @@ export function gatherColumns(batches: ColumnBatch[], width: number): unknown[][
   const out: unknown[][] = Array.from({ length: width }, () => [])
   for (const b of batches) {
     b.columns.forEach((values, j) => {
-      for (let i = 0; i < b.rows; i++) out[j]!.push(values[i])
+      const plain = values instanceof ByteColumn ? values.toArray() : values
+      for (let i = 0; i < b.rows; i++) out[j]!.push(plain[i])
     })
   }
   return out

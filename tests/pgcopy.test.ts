@@ -8,6 +8,7 @@ import fc from "fast-check"
 import postgres from "postgres"
 import { CompactError } from "../src/errors.ts"
 import { type ColumnBatch, CopyDecoder, decodeCopyBinary } from "../src/pg/copy.ts"
+import { ByteColumn } from "../src/pg/batch.ts"
 import { copyOut } from "../src/pg/copyout.ts"
 import { type ColumnSpec, describeTable, quoteIdent, quoteQualified } from "../src/pg/schema.ts"
 import { testServices } from "./env.ts"
@@ -75,9 +76,15 @@ async function collect(batches: AsyncIterable<ColumnBatch>): Promise<ColumnBatch
   return out
 }
 
-async function decodeAll(bytes: Uint8Array, columns: ColumnSpec[], batchRows = 1000, sizes?: number[]) {
+async function decodeAll(
+  bytes: Uint8Array,
+  columns: ColumnSpec[],
+  batchRows = 1000,
+  sizes?: number[],
+  restartEvery?: number,
+) {
   const source = sizes ? pieces(bytes, sizes) : pieces(bytes, [bytes.length])
-  return await collect(decodeCopyBinary(source, columns, batchRows))
+  return await collect(decodeCopyBinary(source, columns, batchRows, restartEvery ? { restartEvery } : {}))
 }
 
 async function expectError(promise: Promise<unknown>, code: CompactError["code"], pattern: RegExp) {
@@ -212,12 +219,16 @@ describe("decodeCopyBinary on real COPY output", () => {
     expected = columns.map((c) => ref.map((row) => normalizeRef(c, row[c.name] ?? null)))
   })
 
-  function check(batches: ColumnBatch[], batchRows: number) {
+  function check(batches: ColumnBatch[], batchRows: number, only = columns) {
     assert.equal(batches.reduce((n, b) => n + b.rows, 0), 10)
     for (const b of batches.slice(0, -1)) assert.equal(b.rows, batchRows)
-    const got = gatherColumns(batches, columns.length)
-    columns.forEach((c, j) => {
-      assert.deepEqual(got[j]!.map((v) => renderValue(c, v)), expected[j], `column ${c.name}`)
+    const got = gatherColumns(batches, only.length)
+    only.forEach((c, j) => {
+      assert.deepEqual(
+        got[j]!.map((v) => renderValue(c, v)),
+        expected[columns.indexOf(c)],
+        `column ${c.name}`,
+      )
     })
   }
 
@@ -239,7 +250,22 @@ describe("decodeCopyBinary on real COPY output", () => {
     assert.equal((col("c_int8") as unknown[])[1], null)
     assert.equal(typeof (col("c_int8") as unknown[])[0], "bigint")
     assert.equal(typeof (col("c_dec10") as unknown[])[0], "bigint")
-    assert.ok((col("c_text") as unknown[])[0] instanceof Uint8Array)
+    for (const name of ["c_text", "c_bytea", "c_uuid", "c_json", "c_jsonb", "c_uint256"]) {
+      assert.ok(col(name) instanceof ByteColumn, `${name} is a ByteColumn`)
+    }
+    assert.ok(Array.isArray(col(columns.find((c) => c.kind === "array")!.name)))
+  })
+
+  it("ends batches at every restartEvery rows too", async () => {
+    const sizes = async (batchRows: number, restartEvery: number) =>
+      (await decodeAll(bytes, columns, batchRows, [5, 64], restartEvery)).map((b) => b.rows)
+    assert.deepEqual(await sizes(4, 3), [3, 3, 3, 1])
+    assert.deepEqual(await sizes(2, 5), [2, 2, 1, 2, 2, 1])
+    assert.deepEqual(await sizes(10, 10), [10])
+    const batches = await decodeAll(bytes, columns, 3, [7], 4)
+    assert.deepEqual(batches.map((b) => b.rows), [3, 1, 3, 1, 2])
+    const got = gatherColumns(batches, columns.length)
+    columns.forEach((c, j) => assert.deepEqual(got[j]!.map((v) => renderValue(c, v)), expected[j], c.name))
   })
 
   it("handles rows split at every byte: 1..7-byte pieces, single bytes, many batch sizes", async () => {
@@ -259,6 +285,13 @@ describe("decodeCopyBinary on real COPY output", () => {
   it("keeps its values when the source reuses its chunk buffer", async () => {
     for (const sizes of [[1, 2, 3, 4, 5, 6, 7], [64], [4096]]) {
       check(await collect(decodeCopyBinary(pieces(bytes, sizes, true), columns, 4)), 4)
+    }
+    // without array columns the decoder copies no chunk whole, only values and incomplete rows
+    const flat = columns.filter((c) => c.kind !== "array")
+    const select = flat.map((c) => quoteIdent(c.name)).join(", ")
+    const flatBytes = await copyBytes(`SELECT ${select} FROM ${schema}.t ORDER BY id`)
+    for (const sizes of [[1, 2, 3, 4, 5, 6, 7], [64], [4096]]) {
+      check(await collect(decodeCopyBinary(pieces(flatBytes, sizes, true), flat, 4)), 4, flat)
     }
   })
 
@@ -469,7 +502,8 @@ describe("COPY stream framing", () => {
     await expectError(decodeAll(text, [spec("a", "int8")]), "INTEGRITY", /bad signature/)
   })
 
-  it("refuses a non-positive batch size", () => {
+  it("refuses a non-positive batch size or restart interval", () => {
     assert.throws(() => new CopyDecoder([spec("a", "int8")], 0), CompactError)
+    assert.throws(() => new CopyDecoder([spec("a", "int8")], 5, { restartEvery: 0 }), CompactError)
   })
 })

@@ -8,14 +8,22 @@
  * group of the column comes out without one; the column is then written PLAIN for the rest of the
  * file. So hashes and log data pay for one dictionary attempt per file while addresses, topic0
  * and small integers keep theirs. Decisions never cross files, which keeps output deterministic.
+ *
+ * Row groups are assembled here as ParquetWriter.write() would, one column chunk at a time:
+ * byte columns and NOT NULL integers through writeColumnChunk() (chunk.ts: same bytes, several
+ * times faster), every other column through hyparquet-writer's own writeColumn().
  */
 import { createHash } from "node:crypto"
-import { ByteWriter, type ColumnSource, ParquetWriter } from "hyparquet-writer"
-import type { SchemaElement } from "hyparquet"
+import { ByteWriter, ParquetWriter } from "hyparquet-writer"
+import { writeColumn } from "hyparquet-writer/src/column.js"
+import { encodeNestedValues } from "hyparquet-writer/src/dremel.js"
+import { schemaPathResolver } from "hyparquet-writer/src/schema.js"
+import type { ColumnChunk, SchemaElement, SchemaTree } from "hyparquet"
 import { compress as snappyCompress } from "snappyjs"
 import { CompactError } from "../errors.ts"
-import type { ColumnBatch, ColumnValues } from "../pg/copy.ts"
+import { ByteColumn, type ColumnBatch, type ColumnValues } from "../pg/batch.ts"
 import type { ColumnSpec } from "../pg/schema.ts"
+import { type ColumnEncoder, fastPath, writeColumnChunk } from "./chunk.ts"
 import { parquetSchema, writeSchema } from "./schema.ts"
 
 /** One finished Parquet file. */
@@ -45,11 +53,18 @@ export interface EncodeOptions {
 }
 
 const compressors = { SNAPPY: (input: Uint8Array): Uint8Array => snappyCompress(input) }
+/** ParquetWriter.write()'s default page size, in bytes. */
+const PAGE_SIZE = 1 << 20
 
-/** Encodes batches into Parquet files, splitting exactly every chunkSize rows. */
+/**
+ * Encodes batches into Parquet files, splitting exactly every chunkSize rows. `done` gets each
+ * batch once all its rows are written and nothing written refers to its buffers any more (the
+ * caller may reuse them then).
+ */
 export async function* encodeParquetFiles(
   batches: AsyncIterable<ColumnBatch>,
   opts: EncodeOptions,
+  done: (batch: ColumnBatch) => void = () => {},
 ): AsyncGenerator<EncodedFile> {
   const { columns, chunkSize, rowGroupSize } = opts
   for (const [name, value] of [["chunkSize", chunkSize], ["rowGroupSize", rowGroupSize]] as const) {
@@ -70,7 +85,7 @@ export async function* encodeParquetFiles(
         `; set --block-column to an integer column`,
     )
   }
-  const file = new FileEncoder(opts, blockIndex)
+  const file = new FileEncoder(opts, blockIndex, done)
   for await (const batch of batches) {
     checkBatch(batch, columns)
     let offset = 0
@@ -118,6 +133,8 @@ class FileEncoder {
   readonly #writeSchema: SchemaElement[]
   readonly #blockIndex: number
   readonly #boolean: boolean[] // leaf is BOOLEAN: hyparquet picks RLE itself, never force PLAIN
+  /** Per column: its leaf's path from the root, as ParquetWriter.write() resolves it. */
+  readonly #leafPaths: SchemaTree[][]
   #part = 0
   #sizeHint = 1 << 20
   #writer: ByteWriter | undefined
@@ -130,14 +147,23 @@ class FileEncoder {
   groupRows = 0
   #minBlock = 0n
   #maxBlock = 0n
+  /** Gets each batch whose rows are all written (see encodeParquetFiles()). */
+  readonly #done: (batch: ColumnBatch) => void
 
-  constructor(opts: EncodeOptions, blockIndex: number) {
+  constructor(opts: EncodeOptions, blockIndex: number, done: (batch: ColumnBatch) => void) {
+    this.#done = done
     this.#opts = opts
     this.#schema = parquetSchema(opts.columns)
     this.#writeSchema = writeSchema(this.#schema)
     this.#blockIndex = blockIndex
     const leaves = this.#schema.filter((e) => e.type !== undefined)
     this.#boolean = leaves.map((e) => e.type === "BOOLEAN")
+    const resolve = schemaPathResolver(this.#writeSchema)
+    this.#leafPaths = opts.columns.map((c) => {
+      const path = resolve([c.name])
+      while (path.at(-1)!.children.length > 0) path.push(path.at(-1)!.children[0]!) // LIST → element
+      return path
+    })
   }
 
   /** Rows the pending row group can still take without passing rowGroupSize or chunkSize. */
@@ -164,7 +190,7 @@ class FileEncoder {
   writeGroup(): void {
     if (this.groupRows === 0) return
     if (this.#parquet === undefined) {
-      this.#writer = new ByteWriter(this.#sizeHint)
+      this.#writer = new BlockWriter(this.#sizeHint)
       this.#parquet = new ParquetWriter({
         writer: this.#writer,
         schema: this.#writeSchema,
@@ -177,20 +203,52 @@ class FileEncoder {
       this.#plain = this.#boolean.map(() => false)
     }
     const parquet = this.#parquet
-    const columnData: ColumnSource[] = this.#opts.columns.map((c, j) => {
-      const source: ColumnSource = { name: c.name, data: concatColumn(this.#segments, j, this.groupRows) }
-      if (this.#plain[j]) source.encoding = "PLAIN"
-      return source
+    const writer = this.#writer!
+    const groupStart = writer.offset
+    const chunks: ColumnChunk[] = []
+    let totalByteSize = 0n
+    this.#opts.columns.forEach((_, j) => {
+      const data = concatColumn(this.#segments, j, this.groupRows)
+      const schemaPath = this.#leafPaths[j]!.map((node) => node.element)
+      const column: ColumnEncoder = {
+        columnName: schemaPath.slice(1).map((e) => e.name).join("."),
+        element: schemaPath.at(-1)!,
+        schemaPath,
+        codec: "SNAPPY",
+        compressors: parquet.compressors as ColumnEncoder["compressors"],
+        stats: true,
+        pageSize: PAGE_SIZE,
+        columnIndex: false,
+        offsetIndex: true,
+        ...(this.#plain[j] ? { encoding: "PLAIN" as const } : {}),
+      }
+      const result = fastPath(data, column.element, schemaPath)
+        ? writeColumnChunk(writer, column, data)
+        : writeColumn({
+          writer,
+          column,
+          pageData: encodeNestedValues(this.#leafPaths[j]!, plainValues(data)),
+        })
+      chunks.push(result.chunk)
+      parquet.pendingIndexes.push(result)
+      totalByteSize += result.chunk.meta_data?.total_uncompressed_size ?? 0n
+      if (!this.#boolean[j] && !result.chunk.meta_data?.encodings.includes("RLE_DICTIONARY")) {
+        this.#plain[j] = true
+      }
     })
-    // rowGroupSize = all rows given: exactly one row group per call (ByteWriter has no async flush)
-    void parquet.write({ columnData, rowGroupSize: this.groupRows })
-    const written = parquet.row_groups.at(-1)?.columns ?? []
-    written.forEach((chunk, j) => {
-      if (!this.#boolean[j] && !chunk.meta_data?.encodings.includes("RLE_DICTIONARY")) this.#plain[j] = true
+    parquet.num_rows += BigInt(this.groupRows)
+    parquet.row_groups.push({
+      columns: chunks,
+      total_byte_size: totalByteSize,
+      num_rows: BigInt(this.groupRows),
+      total_compressed_size: BigInt(writer.offset - groupStart),
     })
     this.rows += this.groupRows
     this.groupRows = 0
+    const written = this.#segments
     this.#segments = []
+    // byte statistics are copies and pages are copied into the file: the batches may go
+    for (const { batch, end } of written) if (end === batch.rows) this.#done(batch)
   }
 
   /** Closes the current file and returns it; the next rows start part + 1. */
@@ -200,9 +258,7 @@ class FileEncoder {
     if (parquet === undefined || writer === undefined) throw new Error("finish() without rows")
     parquet.schema = this.#schema // the footer gets the full annotations (JSON converted type)
     void parquet.finish()
-    const view = writer.getBytes()
-    // Keep the bytes, not the doubling buffer's slack
-    const bytes = view.buffer.byteLength - view.length > view.length / 8 ? view.slice() : view
+    const bytes = writer.getBytes()
     this.#sizeHint = Math.max(1 << 16, Math.ceil(bytes.length * 1.1))
     const file: EncodedFile = {
       part: this.#part++,
@@ -218,8 +274,46 @@ class FileEncoder {
   }
 }
 
+/** Bytes of each further block of a BlockWriter. */
+const BLOCK_BYTES = 1 << 23
+
+/**
+ * A ByteWriter that grows by adding blocks (the first as big as the size hint, the next ones 8 MiB)
+ * instead of doubling and copying, and joins them once at the end: a file's bytes are allocated
+ * about twice (blocks, then the joined copy) rather than up to three times (doubling copies, then a
+ * trimmed copy), and a file within the hint (1.1 × the previous one) is not copied at all.
+ * ParquetWriter and writeColumn() only append and read `offset`, as with hyparquet-writer's own
+ * node.js fileWriter.
+ */
+class BlockWriter extends ByteWriter {
+  readonly #blocks: Uint8Array<ArrayBuffer>[] = []
+
+  override ensure(size: number): void {
+    if (this.index + size <= this.buffer.byteLength) return
+    this.#blocks.push(new Uint8Array(this.buffer, 0, this.index))
+    this.buffer = new ArrayBuffer(Math.max(size, BLOCK_BYTES))
+    this.view = new DataView(this.buffer)
+    this.index = 0
+  }
+
+  override getBytes(): Uint8Array<ArrayBuffer> {
+    const last = new Uint8Array(this.buffer, 0, this.index)
+    if (this.#blocks.length === 0) return last
+    const out = new Uint8Array(this.offset)
+    let o = 0
+    for (const block of [...this.#blocks, last]) {
+      out.set(block, o)
+      o += block.length
+    }
+    return out
+  }
+}
+
 /** Inclusive min and max of an integer column over [start, end); INTEGRITY on NULL. */
 function blockRange(values: ColumnValues, start: number, end: number, name: string): [bigint, bigint] {
+  if (values instanceof ByteColumn) {
+    throw new CompactError("INTEGRITY", `Cannot encode block column "${name}": it holds bytes`)
+  }
   let min: bigint | number | undefined
   let max: bigint | number | undefined
   for (let i = start; i < end; i++) {
@@ -239,27 +333,60 @@ function concatColumn(segments: Segment[], j: number, rows: number): ColumnValue
   const v0 = first.batch.columns[j]!
   if (segments.length === 1) {
     if (first.start === 0 && first.end === v0.length) return v0
-    return Array.isArray(v0) ? v0.slice(first.start, first.end) : v0.subarray(first.start, first.end)
+    return Array.isArray(v0)
+      ? v0.slice(first.start, first.end)
+      : v0 instanceof ByteColumn
+      ? v0.slice(first.start, first.end)
+      : v0.subarray(first.start, first.end)
   }
-  const sameTyped = !Array.isArray(v0) &&
-    segments.every((s) => s.batch.columns[j]!.constructor === v0.constructor)
+  const parts = segments.map(({ batch, start, end }) => ({ v: batch.columns[j]!, start, end }))
+  if (parts.every((p) => p.v instanceof ByteColumn)) {
+    return concatBytes(parts.map((p) => (p.v as ByteColumn).slice(p.start, p.end)), rows)
+  }
+  const sameTyped = !Array.isArray(v0) && !(v0 instanceof ByteColumn) &&
+    parts.every((p) => p.v.constructor === v0.constructor)
   if (sameTyped) {
     type Typed = Int32Array | BigInt64Array | Float32Array | Float64Array
     const out = new (v0.constructor as new (n: number) => Typed)(rows)
     let o = 0
-    for (const { batch, start, end } of segments) {
-      const v = batch.columns[j] as Typed
-      out.set(v.subarray(start, end) as never, o)
+    for (const { v, start, end } of parts) {
+      out.set((v as Typed).subarray(start, end) as never, o)
       o += end - start
     }
     return out
   }
   const out: unknown[] = []
-  for (const { batch, start, end } of segments) {
-    const v = batch.columns[j] as unknown[]
-    for (let i = start; i < end; i++) out.push(v[i])
+  for (const { v, start, end } of parts) {
+    const values = v instanceof ByteColumn ? v.toArray() : v as ArrayLike<unknown>
+    for (let i = start; i < end; i++) out.push(values[i])
   }
   return out as ColumnValues
+}
+
+/** Values as hyparquet-writer takes them: a ByteColumn becomes one Uint8Array or null per row. */
+function plainValues(values: ColumnValues): Exclude<ColumnValues, ByteColumn> {
+  return values instanceof ByteColumn ? values.toArray() : values
+}
+
+/** ByteColumns one after the other, copied into one. */
+function concatBytes(parts: ByteColumn[], rows: number): ByteColumn {
+  let size = 0
+  for (const p of parts) size += p.offsets[p.length]! - p.offsets[0]!
+  const bytes = new Uint8Array(size)
+  const offsets = new Int32Array(rows + 1)
+  const nulls = parts.some((p) => p.nulls) ? new Uint8Array(rows) : undefined
+  let r = 0
+  let o = 0
+  for (const p of parts) {
+    const from = p.offsets[0]!
+    const to = p.offsets[p.length]!
+    bytes.set(p.bytes.subarray(from, to), o)
+    for (let i = 1; i <= p.length; i++) offsets[r + i] = p.offsets[i]! - from + o
+    if (p.nulls) nulls!.set(p.nulls, r)
+    r += p.length
+    o += to - from
+  }
+  return new ByteColumn(bytes, offsets, nulls)
 }
 
 /**

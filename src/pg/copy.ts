@@ -9,20 +9,24 @@
 import { CompactError } from "../errors.ts"
 import type { ColumnSpec } from "./schema.ts"
 import { Arena } from "./values.ts"
-import { BatchBuilder, type ColumnBatch } from "./batch.ts"
+import { BatchBuilder, type BatchOptions, type ColumnBatch } from "./batch.ts"
 
 export type { ScalarValue } from "./values.ts"
-export type { ColumnBatch, ColumnValues } from "./batch.ts"
+export type { BatchOptions, ColumnBatch, ColumnValues } from "./batch.ts"
 
 const SIGNATURE = [0x50, 0x47, 0x43, 0x4f, 0x50, 0x59, 0x0a, 0xff, 0x0d, 0x0a, 0x00] // PGCOPY\n\377\r\n\0
 
-/** Decodes a binary COPY byte stream into batches of at most batchRows rows (the last may be shorter). */
+/**
+ * Decodes a binary COPY byte stream into batches of at most batchRows rows (the last may be
+ * shorter); see BatchOptions for batches that line up with files, and for reused buffers.
+ */
 export async function* decodeCopyBinary(
   chunks: AsyncIterable<Uint8Array>,
   columns: readonly ColumnSpec[],
   batchRows: number,
+  options: BatchOptions = {},
 ): AsyncGenerator<ColumnBatch> {
-  const decoder = new CopyDecoder(columns, batchRows)
+  const decoder = new CopyDecoder(columns, batchRows, options)
   for await (const chunk of chunks) {
     decoder.push(chunk)
     yield* decoder.drain()
@@ -34,6 +38,8 @@ export async function* decodeCopyBinary(
 export class CopyDecoder {
   readonly #width: number
   readonly #arena = new Arena()
+  /** Whether values may be views of the input (array elements): then the input is copied first. */
+  readonly #viewsInput: boolean
   readonly #batches: BatchBuilder
   #ready: ColumnBatch[] = []
   #headerDone = false
@@ -44,12 +50,16 @@ export class CopyDecoder {
   readonly #fieldStart: Int32Array
   readonly #fieldLen: Int32Array
 
-  constructor(columns: readonly ColumnSpec[], batchRows: number) {
-    if (!Number.isSafeInteger(batchRows) || batchRows < 1) {
-      throw new CompactError(
-        "BAD_INPUT",
-        `Cannot decode COPY with batchRows ${batchRows}: use a positive integer`,
-      )
+  constructor(columns: readonly ColumnSpec[], batchRows: number, options: BatchOptions = {}) {
+    for (
+      const [name, value] of [["batchRows", batchRows], ["restartEvery", options.restartEvery ?? 1]] as const
+    ) {
+      if (!Number.isSafeInteger(value) || value < 1) {
+        throw new CompactError(
+          "BAD_INPUT",
+          `Cannot decode COPY with ${name} ${value}: use a positive integer`,
+        )
+      }
     }
     for (const c of columns) {
       if (c.kind === "array" && (c.element === undefined || c.element === "array")) {
@@ -60,7 +70,8 @@ export class CopyDecoder {
       }
     }
     this.#width = columns.length
-    this.#batches = new BatchBuilder(columns, batchRows, this.#arena)
+    this.#viewsInput = columns.some((c) => c.kind === "array")
+    this.#batches = new BatchBuilder(columns, batchRows, this.#arena, options)
     this.#fieldStart = new Int32Array(columns.length)
     this.#fieldLen = new Int32Array(columns.length)
   }
@@ -83,14 +94,14 @@ export class CopyDecoder {
   }
 
   /**
-   * Decodes every complete row in `chunk` and keeps an incomplete tail for the next push. The chunk
-   * is copied once, whole: byte values are views into that private copy, so the source may reuse
-   * its buffer, and no value is copied on its own.
+   * Decodes every complete row in `chunk` and keeps a copy of an incomplete tail for the next push.
+   * Byte columns get copies of their values (see ByteColumn), so the source may reuse its buffer.
+   * Array elements are views instead: with array columns, the chunk is copied once, whole, first.
    */
   push(source: Uint8Array): void {
     if (source.length === 0) return
     if (this.#done) throw trailingData()
-    const chunk = this.#arena.copyOf(source)
+    const chunk = this.#viewsInput ? this.#arena.copyOf(source) : source
     let start = 0
     if (this.#pendingBytes > 0) {
       const pendingBytes = this.#pendingBytes
@@ -130,7 +141,8 @@ export class CopyDecoder {
   }
 
   #keep(chunk: Uint8Array, from: number): void {
-    this.#pending.push(chunk.subarray(from)) // chunk is already the decoder's own copy
+    // a view when chunk is already the decoder's own copy
+    this.#pending.push(this.#viewsInput ? chunk.subarray(from) : chunk.slice(from))
     this.#pendingBytes += chunk.length - from
   }
 

@@ -1,0 +1,62 @@
+/**
+ * The worker thread (a web Worker) of encodeParquetFilesThreaded() (threaded.ts): runs
+ * encodeParquetFiles() over the batches it is sent and sends each file back, its bytes
+ * transferred. A compiled binary must list this file as an extra entrypoint:
+ * `bun build --compile … cli.ts src/parquet/encode-worker.ts`.
+ */
+import { CompactError } from "../errors.ts"
+import type { ColumnBatch } from "../pg/batch.ts"
+import { type EncodeOptions, encodeParquetFiles } from "./encode.ts"
+import { type FromWorker, reviveBatch, type ToWorker, transferList } from "./threaded.ts"
+
+/** The worker's global scope, typed the same under Bun and Deno. */
+const port = globalThis as unknown as {
+  onmessage: ((event: MessageEvent<ToWorker>) => void) | null
+  postMessage(message: FromWorker, transfer?: ArrayBuffer[]): void
+}
+const queue: ColumnBatch[] = []
+let begin: (opts: EncodeOptions) => void = () => {}
+const options = new Promise<EncodeOptions>((resolve) => (begin = resolve))
+let ended = false
+let wake: (() => void) | undefined
+
+port.onmessage = (event) => {
+  const m = event.data
+  if ("start" in m) begin(m.start)
+  else if ("batch" in m) queue.push(reviveBatch(m.batch))
+  else ended = true
+  wake?.()
+  wake = undefined
+}
+
+port.postMessage({ ready: true })
+
+async function* batches(): AsyncGenerator<ColumnBatch> {
+  for (;;) {
+    const batch = queue.shift()
+    if (batch) {
+      port.postMessage({ ack: true })
+      yield batch
+    } else if (ended) {
+      return
+    } else {
+      await new Promise<void>((resolve) => (wake = resolve))
+    }
+  }
+}
+
+try {
+  // each batch's buffers go back once encoded, for the decoder to fill again
+  const recycle = (batch: ColumnBatch) => {
+    const buffers = transferList(batch)
+    port.postMessage({ recycle: buffers }, buffers)
+  }
+  for await (const file of encodeParquetFiles(batches(), await options, recycle)) {
+    port.postMessage({ file }, [file.bytes.buffer as ArrayBuffer])
+  }
+  port.postMessage({ done: true })
+} catch (error) {
+  const code = error instanceof CompactError ? error.code : undefined
+  const message = error instanceof Error ? error.message : String(error)
+  port.postMessage({ error: { code, message } })
+}

@@ -1,0 +1,192 @@
+/**
+ * encodeParquetFiles() on a worker thread, so that decoding the COPY stream (this thread) and
+ * encoding + snappy (the worker) use both cores. Batches cross by transfer, not copy: their typed
+ * arrays and ByteColumn buffers are moved, so a batch costs a few pointers, not a clone of its
+ * values. Files come back the same way, in order. Flow control keeps memory bounded: at most a row
+ * group's worth of rows waits in the worker while it encodes another, and no batch is sent while a
+ * finished file waits for the caller, so a slow upload pauses the COPY through its socket.
+ *
+ * The worker is src/parquet/encode-worker.ts, a web Worker: Bun and Deno both have them, and
+ * Deno 2.9's node:worker_threads took ~4 s per 30 MB message, transferred or not (its web Worker:
+ * under 1 ms).
+ * `bun build --compile` must be given it as a second entrypoint (see workerUrl()). A worker that
+ * cannot start is not fatal: the files are then encoded on this thread, byte for byte the same, and
+ * `onFallback` says why.
+ */
+import { CompactError, type ErrorCode } from "../errors.ts"
+import { ByteColumn, type ColumnBatch, type ColumnValues } from "../pg/batch.ts"
+import { type EncodedFile, type EncodeOptions, encodeParquetFiles } from "./encode.ts"
+
+/** Callbacks of encodeParquetFilesThreaded(). */
+export interface ThreadedOptions {
+  /** Why the files are encoded on this thread after all (the worker did not start). */
+  onFallback?: (reason: string) => void
+  /** Buffers of batches the encoder is done with (see BufferPool), to build new batches in. */
+  recycle?: (buffers: ArrayBuffer[]) => void
+}
+
+/** Main thread → worker: the options first, then batches, then the end. */
+export type ToWorker = { start: EncodeOptions } | { batch: ColumnBatch } | { end: true }
+/**
+ * Worker → main thread. `ready`: modules loaded; `ack`: the encoder took one batch; `recycle`: the
+ * buffers of a batch it is done with.
+ */
+export type FromWorker =
+  | { ready: true }
+  | { ack: true }
+  | { recycle: ArrayBuffer[] }
+  | { file: EncodedFile }
+  | { done: true }
+  | { error: { code: ErrorCode | undefined; message: string } }
+
+/**
+ * Where the worker's module is. From source, next to this file. In a binary made by
+ * `bun build --compile cli.ts src/parquet/encode-worker.ts`, every bundled module's URL is the
+ * binary's own (file:///$bunfs/root/<name>) and the worker entrypoint sits at its path relative
+ * to the project root.
+ */
+function workerUrl(): URL {
+  return import.meta.url.startsWith("file:///$bunfs/")
+    ? new URL("./src/parquet/encode-worker.ts", import.meta.url)
+    : new URL("./encode-worker.ts", import.meta.url)
+}
+
+/** How long a worker may take to load its modules before the files are encoded here instead, in ms. */
+const START_TIMEOUT = 30_000
+
+/** Starts the worker and waits for its modules to load; the reason when it cannot. */
+async function startWorker(opts: EncodeOptions): Promise<Worker | string> {
+  let worker: Worker
+  try {
+    worker = new Worker(workerUrl().href, { type: "module" })
+  } catch (error) {
+    return error instanceof Error ? error.message : String(error)
+  }
+  let timer: ReturnType<typeof setTimeout> | undefined
+  const started = await new Promise<true | string>((resolve) => {
+    worker.onmessage = () => resolve(true) // the first message is { ready: true }
+    worker.onerror = (event: ErrorEvent) => {
+      event.preventDefault()
+      resolve(event.message)
+    }
+    timer = setTimeout(() => resolve(`it did not start within ${START_TIMEOUT / 1000} s`), START_TIMEOUT)
+  })
+  clearTimeout(timer)
+  if (started !== true) {
+    worker.terminate()
+    return started
+  }
+  worker.postMessage({ start: opts } satisfies ToWorker)
+  return worker
+}
+
+/**
+ * Same files as encodeParquetFiles(batches, opts), encoded on a worker thread. The batches'
+ * buffers are transferred to it: they must not be shared between batches, and the caller must not
+ * use a batch after handing it over (decodeCopyBinary()'s batches qualify).
+ */
+export async function* encodeParquetFilesThreaded(
+  batches: AsyncIterable<ColumnBatch>,
+  opts: EncodeOptions,
+  { onFallback, recycle }: ThreadedOptions = {},
+): AsyncGenerator<EncodedFile> {
+  const worker = await startWorker(opts)
+  if (typeof worker === "string") {
+    onFallback?.(`Cannot start the Parquet encoder thread (${worker}); encoding on the main thread`)
+    yield* encodeParquetFiles(batches, opts, (batch) => recycle?.(transferList(batch)))
+    return
+  }
+  const files: EncodedFile[] = []
+  let failure: { error: unknown } | undefined
+  let done = false
+  let stop = false
+  const queued: number[] = [] // rows of each batch sent and not yet taken by the encoder, oldest first
+  let queuedRows = 0
+  let waiters: (() => void)[] = []
+  const notify = () => {
+    const w = waiters
+    waiters = []
+    for (const resolve of w) resolve()
+  }
+  const changed = () => new Promise<void>((resolve) => waiters.push(resolve))
+  const fail = (error: unknown) => {
+    failure ??= { error }
+    notify()
+  }
+
+  worker.onmessage = (event: MessageEvent<FromWorker>) => {
+    const m = event.data
+    if ("recycle" in m) recycle?.(m.recycle)
+    else if ("ack" in m) queuedRows -= queued.shift()!
+    else if ("file" in m) files.push(m.file)
+    else if ("done" in m) done = true
+    else if ("error" in m) {
+      fail(m.error.code ? new CompactError(m.error.code, m.error.message) : new Error(m.error.message))
+    }
+    notify()
+  }
+  worker.onerror = (event: ErrorEvent) => {
+    event.preventDefault()
+    fail(new Error(`Cannot encode Parquet: the encoder thread failed: ${event.message}`))
+  }
+
+  const feed = (async () => {
+    for await (const batch of batches) {
+      while (!stop && !failure && (queuedRows >= opts.rowGroupSize || files.length > 0)) await changed()
+      if (stop || failure) break
+      queued.push(batch.rows)
+      queuedRows += batch.rows
+      worker.postMessage({ batch } satisfies ToWorker, transferList(batch))
+    }
+    if (!stop && !failure) worker.postMessage({ end: true } satisfies ToWorker)
+  })().catch(fail)
+
+  try {
+    for (;;) {
+      const file = files.shift()
+      if (file) {
+        notify() // room for the next batch
+        yield file
+      } else if (failure) {
+        throw failure.error
+      } else if (done) {
+        break
+      } else {
+        await changed()
+      }
+    }
+  } finally {
+    stop = true
+    notify()
+    await feed // ends the batches' iteration, which drains and closes the COPY
+    worker.terminate()
+  }
+}
+
+/** The ArrayBuffers behind a batch's typed arrays and ByteColumns, each once. */
+export function transferList(batch: ColumnBatch): ArrayBuffer[] {
+  const buffers = new Set<ArrayBuffer>()
+  const add = (view: ArrayBufferView | undefined) => {
+    if (view && view.buffer instanceof ArrayBuffer) buffers.add(view.buffer)
+  }
+  for (const v of batch.columns) {
+    if (v instanceof ByteColumn) {
+      add(v.bytes)
+      add(v.offsets)
+      add(v.nulls)
+    } else if (!Array.isArray(v)) {
+      add(v)
+    }
+  }
+  return [...buffers]
+}
+
+/** A batch as received by the worker: structured cloning turned ByteColumns into plain objects. */
+export function reviveBatch(batch: ColumnBatch): ColumnBatch {
+  const columns = batch.columns.map((v): ColumnValues => {
+    if (Array.isArray(v) || ArrayBuffer.isView(v)) return v
+    const { bytes, offsets, nulls } = v as ByteColumn
+    return new ByteColumn(bytes, offsets, nulls)
+  })
+  return { rows: batch.rows, columns }
+}

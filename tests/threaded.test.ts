@@ -1,0 +1,132 @@
+/**
+ * encodeParquetFilesThreaded(): the same files as encodeParquetFiles(), errors with their codes,
+ * and no hang when the caller or the batch source stops early. Runs under bun test and deno test.
+ */
+import { describe, it } from "node:test"
+import assert from "node:assert/strict"
+import { createHash } from "node:crypto"
+import { CompactError } from "../src/errors.ts"
+import type { ColumnBatch } from "../src/pg/batch.ts"
+import { type EncodedFile, type EncodeOptions, encodeParquetFiles } from "../src/parquet/encode.ts"
+import { encodeParquetFilesThreaded, transferList } from "../src/parquet/threaded.ts"
+import { IDENTITY_COLUMNS, identityBatches, identityColumns } from "./identity.fixture.ts"
+
+const OPTIONS: EncodeOptions = {
+  columns: IDENTITY_COLUMNS,
+  chunkSize: 2000,
+  rowGroupSize: 700,
+  blockColumn: "block_number",
+  kvMetadata: [{ key: "k", value: "v" }],
+  createdBy: "threaded test",
+}
+
+async function* source(batches: ColumnBatch[], after?: () => void): AsyncGenerator<ColumnBatch> {
+  try {
+    yield* batches
+  } finally {
+    after?.()
+  }
+}
+
+const summary = (files: EncodedFile[]) =>
+  files.map((f) => ({
+    part: f.part,
+    rows: f.rows,
+    minBlock: f.minBlock,
+    maxBlock: f.maxBlock,
+    sha256: createHash("sha256").update(f.bytes).digest("hex"),
+  }))
+
+describe("encodeParquetFilesThreaded", () => {
+  const columns = identityColumns(5000)
+
+  it("writes the files encodeParquetFiles() writes, in order", async () => {
+    for (const batchRows of [333, 700, 5000]) {
+      const serial: EncodedFile[] = []
+      for await (
+        const f of encodeParquetFiles(source(identityBatches(columns, batchRows, () => true)), OPTIONS)
+      ) {
+        serial.push(f)
+      }
+      const threaded: EncodedFile[] = []
+      const batches = identityBatches(columns, batchRows, () => true)
+      for await (const f of encodeParquetFilesThreaded(source(batches), OPTIONS)) threaded.push(f)
+      assert.equal(threaded.length, 3)
+      assert.deepEqual(summary(threaded), summary(serial), `batches of ${batchRows}`)
+    }
+  })
+
+  it("hands back a batch's buffers only once nothing written refers to them", async () => {
+    // Scribbling over every returned buffer at once must not change a byte of the output
+    const scribble = (buffers: ArrayBuffer[]) => buffers.forEach((b) => new Uint8Array(b).fill(0xee))
+    const expected: EncodedFile[] = []
+    for await (const f of encodeParquetFiles(source(identityBatches(columns, 700, () => true)), OPTIONS)) {
+      expected.push(f)
+    }
+    const serial: EncodedFile[] = []
+    const done = (batch: ColumnBatch) => scribble(transferList(batch))
+    for await (
+      const f of encodeParquetFiles(source(identityBatches(columns, 700, () => true)), OPTIONS, done)
+    ) {
+      serial.push(f)
+    }
+    const threaded: EncodedFile[] = []
+    let returned = 0
+    const recycle = (buffers: ArrayBuffer[]) => {
+      returned += buffers.length
+      scribble(buffers)
+    }
+    const batches = identityBatches(columns, 700, () => true)
+    for await (const f of encodeParquetFilesThreaded(source(batches), OPTIONS, { recycle })) threaded.push(f)
+    assert.ok(returned > 0)
+    assert.deepEqual(summary(serial), summary(expected))
+    assert.deepEqual(summary(threaded), summary(expected))
+  })
+
+  it("writes no file for no rows", async () => {
+    const files: EncodedFile[] = []
+    for await (const f of encodeParquetFilesThreaded(source([]), OPTIONS)) files.push(f)
+    assert.deepEqual(files, [])
+  })
+
+  it("rethrows the encoder's CompactError with its code", async () => {
+    const [batch] = identityBatches(columns, 10)
+    const bad = { ...OPTIONS, blockColumn: "address" }
+    await assert.rejects(
+      async () => {
+        for await (const _ of encodeParquetFilesThreaded(source([batch!]), bad));
+      },
+      (e: unknown) =>
+        e instanceof CompactError && e.code === "BAD_INPUT" && /block column "address"/.test(e.message),
+    )
+  })
+
+  it("rethrows the batch source's error and ends the source", async () => {
+    let ended = false
+    async function* failing(): AsyncGenerator<ColumnBatch> {
+      try {
+        yield* identityBatches(columns, 700, () => true).slice(0, 2)
+        throw new CompactError("INTEGRITY", "Cannot decode COPY stream: test")
+      } finally {
+        ended = true
+      }
+    }
+    await assert.rejects(
+      async () => {
+        for await (const _ of encodeParquetFilesThreaded(failing(), OPTIONS));
+      },
+      (e: unknown) => e instanceof CompactError && e.code === "INTEGRITY",
+    )
+    assert.ok(ended)
+  })
+
+  it("stops the worker and ends the source when the caller leaves early", async () => {
+    let ended = false
+    const batches = identityBatches(columns, 700, () => true)
+    for await (const f of encodeParquetFilesThreaded(source(batches, () => (ended = true)), OPTIONS)) {
+      assert.equal(f.part, 0)
+      break
+    }
+    assert.ok(ended)
+  })
+})
