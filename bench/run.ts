@@ -107,10 +107,10 @@ try {
     "D  csv | duckdb",
     () =>
       measure(
-        `${psql} -c "COPY (${select}) TO STDOUT (FORMAT csv)" | bun bench/duckdb-csv.ts ${work}/duck.parquet`,
+        `${psql} -c "COPY (${select}) TO STDOUT (FORMAT csv)" | ${process.execPath} bench/duckdb-csv.ts ${work}/duck.parquet`,
       ),
   )
-  const binary = existsSync("dist/parquet_compact") ? "dist/parquet_compact" : "bun cli.ts"
+  const binary = existsSync("dist/parquet_compact") ? "dist/parquet_compact" : `${process.execPath} cli.ts`
   const compactArgs = `compact --chain-id ${CHAIN} --dataset logs --start-block 0 --end-block ${N - 1n} ` +
     `--chunk-size ${opts["chunk-size"]} --database-url ${pg.url}`
   let n = 0
