@@ -81,7 +81,7 @@ const work = await mkdtemp(join(tmpdir(), "parquet_compact-bench-"))
 try {
   const sql = openDatabase(pg.url)
   await createHotTables(sql)
-  let t = performance.now()
+  const t = performance.now()
   // 100 blocks past N so that 0..N-1 is final under chain 10143's threshold of 100
   const seeded = await seedChain(sql, { chainId: CHAIN, first: 0n, last: N + 99n })
   await sql.unsafe("VACUUM ANALYZE")
