@@ -474,6 +474,7 @@ async function writeFiles(
     // one upload in flight while the next file encodes
     await pending
     pending = upload()
+    pending.catch(() => {}) // awaited on the next file or below; this only marks it handled meanwhile
   }
   await pending
   return { files, uploaded }
