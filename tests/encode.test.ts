@@ -16,20 +16,7 @@ import {
   schemaHash,
 } from "../src/parquet/encode.ts"
 import { decimalByteLength, parquetSchema, parquetTypeName } from "../src/parquet/schema.ts"
-
-const col = (
-  name: string,
-  kind: ColumnSpec["kind"],
-  notNull: boolean,
-  extra: Partial<ColumnSpec> = {},
-): ColumnSpec => ({
-  name,
-  pgType: kind,
-  typeOid: 0,
-  kind,
-  notNull,
-  ...extra,
-})
+import { col } from "./identity.fixture.ts"
 
 const COLUMNS: ColumnSpec[] = [
   col("block", "int8", true),

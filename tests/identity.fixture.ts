@@ -8,7 +8,13 @@ import { ByteColumn, type ColumnBatch, type ColumnValues } from "../src/pg/batch
 import type { ColumnSpec } from "../src/pg/schema.ts"
 import { type EncodeOptions, encodeParquetFiles } from "../src/parquet/encode.ts"
 
-const col = (name: string, kind: ColumnSpec["kind"], notNull: boolean, extra: Partial<ColumnSpec> = {}) => ({
+/** A ColumnSpec for tests: pgType is the kind, no type oid. */
+export const col = (
+  name: string,
+  kind: ColumnSpec["kind"],
+  notNull: boolean,
+  extra: Partial<ColumnSpec> = {},
+): ColumnSpec => ({
   name,
   pgType: kind,
   typeOid: 0,
