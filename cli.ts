@@ -58,6 +58,10 @@ function program(run: (config: Config) => Promise<number>, env: Record<string, s
     .option("--source-table <table>", "hot table to read (default: first input dataset, else hot_{dataset})")
     .option("--blocks-table <table>", "hot blocks table for the tip and completeness (default hot_blocks)")
     .option("--block-column <name>", "block number column (default block_number)")
+    .option(
+      "--chain-column <name>",
+      "column of multi-chain tables holding the chain id (default chain_id if present)",
+    )
     .option("--order-by <columns>", "comma-separated row order (default: the primary key)")
     .option("--row-group-size <rows>", "rows per row group (default: min(chunk size, 100000))")
     .option("--s3-endpoint <url>", "S3 endpoint for non-AWS servers (or AWS_ENDPOINT_URL_S3)")

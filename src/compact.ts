@@ -101,11 +101,11 @@ export async function compact(config: Config, deps: Deps): Promise<Summary> {
   const threshold = finalityThreshold(chainId, config.finalityThreshold)
 
   const sourceInfo = await describeTable(sql, config.sourceTable)
-  const source = hotTable(sourceInfo, config.blockColumn, chainId)
+  const source = hotTable(sourceInfo, config.blockColumn, chainId, config.chainColumn)
   const blocksInfo = config.blocksTable === config.sourceTable
     ? sourceInfo
     : await describeTable(sql, config.blocksTable)
-  const blocks = hotTable(blocksInfo, config.blockColumn, chainId)
+  const blocks = hotTable(blocksInfo, config.blockColumn, chainId, config.chainColumn)
   const isBlocksDataset = sourceInfo.schema === blocksInfo.schema && sourceInfo.table === blocksInfo.table
   const orderBy = config.orderBy ?? sourceInfo.primaryKey
   if (orderBy.length === 0) {

@@ -29,6 +29,7 @@ export const SETTINGS: readonly Setting[] = [
   { key: "sourceTable", kind: "string" },
   { key: "blocksTable", kind: "string" },
   { key: "blockColumn", kind: "string" },
+  { key: "chainColumn", kind: "string" },
   { key: "orderBy", kind: "string" },
   { key: "rowGroupSize", kind: "int" },
   { key: "databaseUrl", kind: "string" },
@@ -56,6 +57,7 @@ export type RawConfig = Partial<
     | "sourceTable"
     | "blocksTable"
     | "blockColumn"
+    | "chainColumn"
     | "orderBy"
     | "rowGroupSize"
     | "databaseUrl"
@@ -106,6 +108,7 @@ const schema = z.object({
   sourceTable: qualified,
   blocksTable: qualified.default("hot_blocks"),
   blockColumn: identifier.default("block_number"),
+  chainColumn: identifier.optional(), // undefined: filter by "chain_id" when the table has it
   orderBy: z.string().transform((s) => s.split(",").map((c) => c.trim())).pipe(z.array(identifier).min(1))
     .optional(),
   rowGroupSize: count(1, 100_000_000).optional(),

@@ -312,6 +312,22 @@ describe("compact", () => {
     )
   })
 
+  it("filters by --chain-column, and refuses one the table lacks", async () => {
+    const t = await setup(300n)
+    await t.sql`ALTER TABLE hot_blocks RENAME COLUMN chain_id TO network`
+    await t.sql`ALTER TABLE hot_logs RENAME COLUMN chain_id TO network`
+    await seedChain(t.sql, { chainId: 1n, first: 0n, last: 300n }) // inserts by position: lands in "network"
+    const run = await cli(t.args("blocks", 0, 99, "--chain-column", "network", "--delete-after-compact"))
+    assert.equal(run.code, 0, run.stderr.join("\n"))
+    assert.equal(run.json.rows, 100)
+    const [left] = await t
+      .sql`SELECT count(*)::int AS n FROM hot_blocks WHERE network = 1 AND block_number <= 99`
+    assert.equal(left?.n, 100) // the other chain's rows are untouched
+    const bad = await cli(t.args("blocks", 100, 199, "--chain-column", "chain"))
+    assert.equal(bad.code, 2)
+    assert.match(bad.stderr.at(-1)!, /has no column "chain"; fix --chain-column/)
+  })
+
   it("plans without writing under --dry-run", async () => {
     const t = await setup()
     const run = await cli(t.args("blocks", 0, 999, "--dry-run"))

@@ -34,8 +34,16 @@ export interface HotTable {
   readonly chainFilter: string
 }
 
-/** Binds a described table to its block column and chain, checking the column exists. */
-export function hotTable(info: TableInfo, blockColumn: string, chainId: bigint): HotTable {
+/**
+ * Binds a described table to its block column and chain, checking the columns exist. Rows are
+ * filtered by `chainColumn` when given (it must exist), else by a `chain_id` column if there is one.
+ */
+export function hotTable(
+  info: TableInfo,
+  blockColumn: string,
+  chainId: bigint,
+  chainColumn?: string,
+): HotTable {
   const block = info.columns.find((c) => c.name === blockColumn)
   if (!block) {
     throw new CompactError(
@@ -43,9 +51,15 @@ export function hotTable(info: TableInfo, blockColumn: string, chainId: bigint):
       `Cannot compact "${info.schema}.${info.table}": it has no column "${blockColumn}"; pass --block-column`,
     )
   }
-  const chain = info.columns.find((c) => c.name === "chain_id")
+  const chain = info.columns.find((c) => c.name === (chainColumn ?? "chain_id"))
+  if (chainColumn !== undefined && !chain) {
+    throw new CompactError(
+      "BAD_INPUT",
+      `Cannot filter "${info.schema}.${info.table}" by chain: it has no column "${chainColumn}"; fix --chain-column`,
+    )
+  }
   // chainId is a validated bigint and pgType comes from format_type(), so this text is safe
-  const chainFilter = chain ? ` AND ${quoteIdent("chain_id")} = CAST('${chainId}' AS ${chain.pgType})` : ""
+  const chainFilter = chain ? ` AND ${quoteIdent(chain.name)} = CAST('${chainId}' AS ${chain.pgType})` : ""
   return { info, blockColumn, chainFilter }
 }
 
