@@ -16,6 +16,8 @@ import {
 import { openStore, parseDestination } from "./src/destination.ts"
 import { CompactError, exitCodeOf } from "./src/errors.ts"
 import { openDatabase } from "./src/pg/hot.ts"
+import { crashPoint } from "./src/crashpoint.ts"
+import { lineLogger } from "./src/log.ts"
 import { VERSION } from "./src/version.ts"
 
 const EXIT_HELP = `
@@ -52,6 +54,7 @@ function program(run: (config: Config) => Promise<number>, env: Record<string, s
       "split the range into partitions aligned to this many blocks (default: one)",
     )
     .option("--delete-after-compact", "delete the compacted hot rows once cold storage is verified")
+    .option("--merge-late", "add late hot rows of a committed partition to it as new files")
     .option("--dest <url>", "s3://BUCKET/PREFIX or file:///DIR")
     .option("--finality-threshold <blocks>", "blocks behind the tip that are final (default: per chain)")
     .option("--tip <n>", "chain tip to use instead of max(block) of the blocks table")
@@ -104,7 +107,11 @@ export interface Io {
 }
 
 /** Runs a compaction with real Postgres and the configured store; returns the exit code. */
-export async function runCompact(config: Config, io: Io): Promise<number> {
+export async function runCompact(
+  config: Config,
+  io: Io,
+  env: Record<string, string | undefined> = {},
+): Promise<number> {
   const log = io.err
   const sql = openDatabase(config.databaseUrl)
   const destination = parseDestination(config.dest)
@@ -115,7 +122,8 @@ export async function runCompact(config: Config, io: Io): Promise<number> {
       databaseUrl: config.databaseUrl,
       store,
       prefix: destination.prefix,
-      log,
+      log: lineLogger(log),
+      checkpoint: crashPoint(env.PARQUET_COMPACT_TEST_CRASH_AT),
     })
     if (config.json) io.out(JSON.stringify(summary))
     else log(formatSummary(summary))
@@ -136,7 +144,7 @@ export async function main(
   },
 ): Promise<number> {
   const log = io.err
-  const cli = program((config) => runCompact(config, io), env, io)
+  const cli = program((config) => runCompact(config, io, env), env, io)
   try {
     await cli.root.parseAsync(argv, { from: "user" })
     return cli.exitCode()

@@ -4,10 +4,10 @@
  *
  * @example
  * ```ts
- * import { compact, LocalStore, openDatabase, validateConfig } from "./mod.ts"
+ * import { compact, lineLogger, LocalStore, openDatabase, validateConfig } from "./mod.ts"
  * const config = validateConfig({ chainId: "10143", dataset: "blocks", startBlock: "0", endBlock: "99", dest: "file:///tmp/cold" })
  * const sql = openDatabase(process.env.DATABASE_URL)
- * await compact(config, { sql, store: new LocalStore("/tmp/cold"), prefix: "", log: console.error })
+ * await compact(config, { sql, store: new LocalStore("/tmp/cold"), prefix: "", log: lineLogger(console.error) })
  * ```
  */
 export * from "./src/core/mod.ts"
@@ -20,7 +20,8 @@ export {
   type RawConfig,
   validateConfig,
 } from "./src/config.ts"
-export { decidePartition, type Plan, planCompaction, resolveTip } from "./src/plan.ts"
+export { type Plan, planCompaction, resolveTip } from "./src/plan.ts"
+export { decidePartition, type PartitionPlan, type PartitionState } from "./src/core/decide.ts"
 export { compact, type Deps, formatSummary, type PartitionSummary, type Summary } from "./src/compact.ts"
 export { type Destination, openStore, parseDestination } from "./src/destination.ts"
 export { openDatabase, type Sql } from "./src/pg/hot.ts"
@@ -28,3 +29,6 @@ export { ConditionFailed, type ObjectStore } from "./src/store/store.ts"
 export { LocalStore } from "./src/store/local.ts"
 export { type S3Options, S3Store } from "./src/store/s3.ts"
 export { VERSION } from "./src/version.ts"
+export { lineLogger, type Logger } from "./src/log.ts"
+export { compactPartition, STEPS } from "./src/execute.ts"
+export { type Dataset, openDataset } from "./src/dataset.ts"

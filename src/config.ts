@@ -23,6 +23,7 @@ export const SETTINGS: readonly Setting[] = [
   { key: "chunkSize", kind: "int" },
   { key: "partitionSize", kind: "bigint" },
   { key: "deleteAfterCompact", kind: "bool" },
+  { key: "mergeLate", kind: "bool" },
   { key: "dest", kind: "string" },
   { key: "finalityThreshold", kind: "bigint" },
   { key: "tip", kind: "bigint" },
@@ -51,6 +52,7 @@ export type RawConfig = Partial<
     | "chunkSize"
     | "partitionSize"
     | "deleteAfterCompact"
+    | "mergeLate"
     | "dest"
     | "finalityThreshold"
     | "tip"
@@ -99,6 +101,7 @@ const schema = z.object({
   chunkSize: count(1, 100_000_000).default(10_000),
   partitionSize: block.pipe(z.bigint().min(1n)).optional(),
   deleteAfterCompact: bool.default(false),
+  mergeLate: bool.default(false), // add late hot rows of a committed partition to it as new files
   dest: z.string().regex(
     /^(s3:\/\/[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](\/.*)?|file:\/\/\/.+)$/,
     "must be s3://BUCKET/PREFIX or file:///DIR",

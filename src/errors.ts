@@ -10,6 +10,7 @@ export type ErrorCode =
   | "NOT_FINAL" // 3: the range is above tip - finality_threshold
   | "INTEGRITY" // 4: incomplete hot range, verification mismatch, overlap with another partition
   | "LOCKED" // 5: another run holds the lock for this chain and dataset
+  | "INTERRUPTED" // 143: stopped by a signal before finishing; nothing half-committed, rerun to go on
 
 /** Exit code per error code; 0 is success, including "nothing to do". */
 export const EXIT_CODES: Readonly<Record<ErrorCode, number>> = {
@@ -18,6 +19,7 @@ export const EXIT_CODES: Readonly<Record<ErrorCode, number>> = {
   NOT_FINAL: 3,
   INTEGRITY: 4,
   LOCKED: 5,
+  INTERRUPTED: 143,
 }
 
 /** An error with a code that maps to an exit code, keeping its cause. */

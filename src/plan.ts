@@ -1,10 +1,10 @@
 /**
- * Planning a run, with no I/O: which tip counts, which partitions to cover, and what to do with a
- * partition that cold storage already holds. The I/O around it is in compact.ts.
+ * Planning a run, with no I/O: which tip counts and which partitions to cover. The per-partition
+ * decision is src/core/decide.ts; the I/O around both is in compact.ts and execute.ts.
  */
 import { CompactError } from "./errors.ts"
 import { assertFinal, finalTip } from "./core/finality.ts"
-import { type BlockRange, formatRange, partitionRange } from "./core/range.ts"
+import { type BlockRange, partitionRange } from "./core/range.ts"
 
 /** What the plan needs to know. */
 export interface PlanInput {
@@ -54,30 +54,4 @@ export function resolveTip(
     )
   }
   return known.reduce((a, b) => (a > b ? a : b))
-}
-
-/** What to do with one partition. */
-export type PartitionDecision =
-  | { readonly kind: "compact" }
-  | { readonly kind: "keep"; readonly reason: string }
-
-/**
- * Decides whether to (re)compact a partition. When cold storage already holds it with more rows than
- * hot storage has now (rows deleted after an earlier compaction), rewriting it would lose data, so
- * it is kept as it is.
- */
-export function decidePartition(
-  range: BlockRange,
-  committedRows: number | undefined,
-  hotRows: bigint,
-): PartitionDecision {
-  if (committedRows !== undefined && hotRows < BigInt(committedRows)) {
-    return {
-      kind: "keep",
-      reason:
-        `partition ${formatRange(range)} is already compacted with ${committedRows} rows and hot storage ` +
-        `holds ${hotRows}: nothing to do`,
-    }
-  }
-  return { kind: "compact" }
 }

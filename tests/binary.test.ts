@@ -86,8 +86,12 @@ describe("compiled binary", () => {
     const keys = await source.store.list("")
     assert.deepEqual(await compiled.store.list(""), keys)
     assert.ok(keys.length > 3)
+    // the manifests differ only in the fingerprints of the row versions, which are per database
+    const text = async (side: typeof source, key: string) =>
+      new TextDecoder().decode((await side.store.get(key))!.bytes).replace(/"fingerprint": "-?\d+"/g, "")
     for (const key of keys) {
-      assert.deepEqual((await compiled.store.get(key))!.bytes, (await source.store.get(key))!.bytes, key)
+      if (key.endsWith("manifest.json")) assert.equal(await text(compiled, key), await text(source, key))
+      else assert.deepEqual((await compiled.store.get(key))!.bytes, (await source.store.get(key))!.bytes, key)
     }
     const [row] = await compiled.sql`SELECT count(*)::int AS n FROM hot_logs WHERE block_number <= 999`
     assert.equal(row?.n, 0)

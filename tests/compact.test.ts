@@ -97,7 +97,9 @@ describe("compact", () => {
     assert.equal(p.files.length, Math.ceil(expected.length / 1000))
     assert.deepEqual(
       p.files.map((f) => f.key),
-      p.files.map((_, i) => `cold/${CHAIN}/logs/logs_0_999_${String(i).padStart(4, "0")}.parquet`),
+      p.files.map((f, i) =>
+        `cold/${CHAIN}/logs/logs_0_999_${String(i).padStart(4, "0")}_${f.sha256.slice(0, 16)}.parquet`
+      ),
     )
     assert.ok(
       p.files.every((f, i, all) => f.rows === (i < all.length - 1 ? 1000 : expected.length - 1000 * i)),
@@ -134,11 +136,13 @@ describe("compact", () => {
     assert.equal((await manifestOf(t.store, "blocks")).partitions[0]!.files.length, 4)
     const run = await cli(t.args("blocks", 0, 999, "--chunk-size", "500"))
     assert.equal(run.code, 0, run.stderr.join("\n"))
-    assert.equal(run.json.partitions[0]!.stale_files_deleted, 2)
+    // other bytes get other names: all four old files are superseded, none was overwritten
+    assert.equal(run.json.partitions[0]!.stale_files_deleted, 4)
+    const files = (await manifestOf(t.store, "blocks")).partitions[0]!.files
     const keys = await t.store.list(`cold/${CHAIN}/blocks/`)
     assert.deepEqual(keys, [
-      `cold/${CHAIN}/blocks/blocks_0_999_0000.parquet`,
-      `cold/${CHAIN}/blocks/blocks_0_999_0001.parquet`,
+      `cold/${CHAIN}/blocks/blocks_0_999_0000_${files[0]!.sha256.slice(0, 16)}.parquet`,
+      `cold/${CHAIN}/blocks/blocks_0_999_0001_${files[1]!.sha256.slice(0, 16)}.parquet`,
       `cold/${CHAIN}/blocks/manifest.json`,
     ])
     assert.deepEqual(await coldRows(t.store, "blocks"), await hotRows(t.sql, "blocks", 0, 999))
@@ -177,7 +181,7 @@ describe("compact", () => {
     assert.equal(rerun.json.partitions[0]!.action, "kept")
     assert.match(
       rerun.stderr.join("\n"),
-      /already compacted with 500 rows and hot storage holds 0: nothing to do/,
+      /already compacted with 500 rows and no hot rows left: nothing to do/,
     )
     assert.equal((await manifestOf(t.store, "blocks")).etag, before.etag)
     // logs of those blocks are complete because cold storage covers the deleted blocks
@@ -192,7 +196,9 @@ describe("compact", () => {
     const original = S3Store.prototype.put
     S3Store.prototype.put = async function (key, body, options) {
       const result = await original.call(this, key, body, options)
-      if (key.endsWith("_0000.parquet")) await original.call(this, key, body.subarray(0, body.length - 1))
+      if (/_0000_[0-9a-f]{16}\.parquet$/.test(key)) {
+        await original.call(this, key, body.subarray(0, body.length - 1))
+      }
       return result
     }
     try {
@@ -266,7 +272,12 @@ describe("compact", () => {
       transaction_index, address, topic0, topic1, topic2, topic3, data FROM hot_logs WHERE block_number >= 500`
     const run = await cli(t.args("logs", 0, 999, "--delete-after-compact"))
     assert.equal(run.code, 4, run.stderr.join("\n"))
-    assert.match(run.stderr.at(-1)!, /hot storage holds 0 rows of block \d+ but cold storage holds \d+/)
+    assert.match(run.stderr.at(-1)!, /hot storage holds \d+ late rows \(blocks 500, 501, .*--merge-late/)
+    assert.deepEqual(await coldRows(t.store, "logs"), cold)
+    // merging is refused too: hot also holds some archived rows (blocks 500-999) but not the others
+    const merge = await cli(t.args("logs", 0, 999, "--delete-after-compact", "--merge-late"))
+    assert.equal(merge.code, 4, merge.stderr.join("\n"))
+    assert.match(merge.stderr.at(-1)!, /Cannot merge .* also holds \d+ of its archived rows/)
     assert.deepEqual(await coldRows(t.store, "logs"), cold)
   })
 
@@ -274,10 +285,24 @@ describe("compact", () => {
     const t = await setup()
     assert.equal((await cli(t.args("logs", 0, 99))).code, 0)
     await t.sql`ALTER TABLE hot_logs DROP COLUMN data`
+    await t.sql`UPDATE hot_logs SET log_index = log_index WHERE block_number = 7` // new row versions
     const run = await cli(t.args("logs", 0, 99, "--delete-after-compact"))
     assert.equal(run.code, 4)
     assert.match(run.stderr.at(-1)!, /schema changed since it was compacted/)
     assert.ok((await hotRows(t.sql, "logs", 0, 99)).length > 0)
+  })
+
+  it("keeps the files of unchanged rows after a schema change, and may delete those rows", async () => {
+    const t = await setup()
+    assert.equal((await cli(t.args("logs", 0, 99))).code, 0)
+    const cold = await coldRows(t.store, "logs")
+    await t.sql`ALTER TABLE hot_logs DROP COLUMN data` // no row is rewritten
+    const run = await cli(t.args("logs", 0, 99, "--delete-after-compact"))
+    assert.equal(run.code, 0, run.stderr.join("\n"))
+    assert.equal(run.json.partitions[0]!.action, "unchanged")
+    assert.equal(run.json.partitions[0]!.hot_rows_deleted, cold.length)
+    assert.deepEqual(await coldRows(t.store, "logs"), cold) // still with the dropped column
+    assert.equal((await hotRows(t.sql, "logs", 0, 99)).length, 0)
   })
 
   it("refuses --delete-after-compact when deleting would cascade to other tables", async () => {

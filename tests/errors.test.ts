@@ -10,6 +10,7 @@ describe("exitCodeOf", () => {
       ["NOT_FINAL", 3],
       ["INTEGRITY", 4],
       ["LOCKED", 5],
+      ["INTERRUPTED", 143],
     ]
     for (const [code, exit] of table) assert.equal(exitCodeOf(new CompactError(code, "x")), exit)
     assert.equal(Object.keys(EXIT_CODES).length, table.length)

@@ -2,7 +2,7 @@ import { describe, it } from "node:test"
 import assert from "node:assert/strict"
 import fc from "fast-check"
 import { CompactError } from "../src/errors.ts"
-import { decidePartition, planCompaction, resolveTip } from "../src/plan.ts"
+import { planCompaction, resolveTip } from "../src/plan.ts"
 
 const RUNS = { numRuns: 500 }
 const block = fc.bigInt({ min: 0n, max: 1n << 40n })
@@ -81,31 +81,6 @@ describe("resolveTip", () => {
         },
       ),
       RUNS,
-    )
-  })
-})
-
-describe("decidePartition", () => {
-  it("never replaces a committed partition with fewer rows than it holds", () => {
-    fc.assert(
-      fc.property(
-        fc.option(fc.nat(), { nil: undefined }),
-        fc.bigInt({ min: 0n, max: 1n << 32n }),
-        (committed, hot) => {
-          const d = decidePartition({ first: 0n, last: 9n }, committed, hot)
-          const fewer = committed !== undefined && hot < BigInt(committed)
-          assert.equal(d.kind, fewer ? "keep" : "compact")
-        },
-      ),
-      RUNS,
-    )
-  })
-  it("says why it keeps a partition", () => {
-    const d = decidePartition({ first: 0n, last: 9n }, 10, 0n)
-    assert.equal(d.kind, "keep")
-    assert.match(
-      d.kind === "keep" ? d.reason : "",
-      /0-9 is already compacted with 10 rows and hot storage holds 0/,
     )
   })
 })

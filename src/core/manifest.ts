@@ -41,6 +41,16 @@ const tableSchema = z.strictObject({
     nullable: z.boolean(),
   })),
 })
+/**
+ * What the partition's files were made from: the hot rows' count and fingerprint (a sum over the row
+ * versions, see src/pg/fingerprint.ts) in the snapshot that was copied, and the encoding options.
+ * Hot rows with this fingerprint are provably in the files; absent in manifests of version 0.1.
+ */
+const sourceSchema = z.strictObject({
+  rows: count,
+  fingerprint: z.string().regex(/^-?(0|[1-9][0-9]*)$/, "expected a decimal integer"),
+  encoding: z.string(),
+})
 const partitionSchema = z.strictObject({
   partition_key: z.string(),
   start_block: blockNumber, // inclusive
@@ -49,6 +59,7 @@ const partitionSchema = z.strictObject({
   tip: blockNumber, // chain tip when written
   finality_threshold: blockNumber, // blocks
   schema_hash: z.string().min(1),
+  source: sourceSchema.optional(),
   files: z.array(fileSchema),
 })
 const manifestSchema = z.strictObject({
@@ -62,6 +73,8 @@ const manifestSchema = z.strictObject({
 
 /** One Parquet file of a partition. */
 export type ManifestFile = z.output<typeof fileSchema>
+/** What a partition was made from (hot rows' count and fingerprint, encoding). */
+export type PartitionSource = z.output<typeof sourceSchema>
 /** The table schema: its hash and its columns. */
 export type TableSchema = z.output<typeof tableSchema>
 /** One partition: an inclusive block range and the files that hold its rows. */

@@ -3,18 +3,20 @@
  *
  * ```
  * {prefix}/{chainId}/{dataset}/manifest.json
- * {prefix}/{chainId}/{dataset}/{dataset}_{first}_{last}_{part:04}.parquet
+ * {prefix}/{chainId}/{dataset}/{dataset}_{first}_{last}_{part:04}_{digest}.parquet
  * ```
  *
  * The prefix has no leading or trailing slash; the empty prefix means the key starts with the chain id
  * (never with a slash). Block numbers are plain decimals (no padding, no leading zeros); the part
- * number is padded to at least 4 digits and may grow wider. Pure, no I/O.
+ * number is padded to at least 4 digits and may grow wider. The digest is the first 16 hex digits of
+ * the file's sha256: a file's name is fixed by its bytes, so a replacement with other bytes gets other
+ * names and a committed object is never overwritten with different content. Pure, no I/O.
  *
  * @example
  * ```ts
  * import { objectKey } from "./naming.ts"
- * objectKey("cold", 1n, "blocks", { first: 0n, last: 9999n }, 0)
- * // "cold/1/blocks/blocks_0_9999_0000.parquet"
+ * objectKey("cold", 1n, "blocks", { first: 0n, last: 9999n }, 0, "0123456789abcdef")
+ * // "cold/1/blocks/blocks_0_9999_0000_0123456789abcdef.parquet"
  * ```
  */
 import { CompactError } from "../errors.ts"
@@ -103,21 +105,37 @@ export function partitionFilePrefix(
   return `${datasetFolder(prefix, chainId, dataset)}/${dataset}_${range.first}_${range.last}_`
 }
 
-/** The key of part `part` (0, 1, …) of a partition; throws BAD_INPUT for a bad part or name. */
+/** Hex digits of a file's sha256 that its name carries. */
+export const DIGEST_LENGTH = 16
+
+const DIGEST = /^[0-9a-f]{16}$/
+
+/**
+ * The key of part `part` (0, 1, …) of a partition whose bytes have sha256 `sha256` (hex; the first
+ * {@link DIGEST_LENGTH} digits are used); throws BAD_INPUT for a bad part, digest or name.
+ */
 export function objectKey(
   prefix: string,
   chainId: bigint,
   dataset: string,
   range: BlockRange,
   part: number,
+  sha256: string,
 ): string {
+  const digest = sha256.slice(0, DIGEST_LENGTH)
+  if (!DIGEST.test(digest)) {
+    throw new CompactError(
+      "BAD_INPUT",
+      `Cannot name a file by digest "${sha256}": expected at least ${DIGEST_LENGTH} lowercase hex digits of its sha256`,
+    )
+  }
   if (!Number.isSafeInteger(part) || part < 0) {
     throw new CompactError(
       "BAD_INPUT",
       `Cannot name part "${part}" of blocks "${range.first}-${range.last}": parts are whole numbers from 0; number them 0, 1, 2, …`,
     )
   }
-  const file = `${String(part).padStart(4, "0")}.parquet`
+  const file = `${String(part).padStart(4, "0")}_${digest}.parquet`
   return partitionFilePrefix(prefix, chainId, dataset, range) + file
 }
 
@@ -128,9 +146,11 @@ export interface ObjectKeyParts {
   readonly dataset: string
   readonly range: BlockRange
   readonly part: number
+  /** The first {@link DIGEST_LENGTH} hex digits of the file's sha256. */
+  readonly digest: string
 }
 
-const FILE_TAIL = /^(0|[1-9][0-9]*)_(0|[1-9][0-9]*)_([0-9]{4}|[1-9][0-9]{4,})\.parquet$/
+const FILE_TAIL = /^(0|[1-9][0-9]*)_(0|[1-9][0-9]*)_([0-9]{4}|[1-9][0-9]{4,})_([0-9a-f]{16})\.parquet$/
 
 /** Splits a key made by {@link objectKey} back into its pieces; `undefined` for any other key. */
 export function parseObjectKey(key: string): ObjectKeyParts | undefined {
@@ -143,12 +163,14 @@ export function parseObjectKey(key: string): ObjectKeyParts | undefined {
   if (!file.startsWith(`${dataset}_`)) return undefined
   const match = FILE_TAIL.exec(file.slice(dataset.length + 1))
   if (match === null) return undefined
-  const [, first, last, part] = match
-  if (first === undefined || last === undefined || part === undefined) return undefined
+  const [, first, last, part, digest] = match
+  if (first === undefined || last === undefined || part === undefined || digest === undefined) {
+    return undefined
+  }
   const range = { first: BigInt(first), last: BigInt(last) }
   const partNumber = Number(part)
   if (range.first > range.last || !Number.isSafeInteger(partNumber)) return undefined
-  return { prefix: segments.join("/"), chainId: BigInt(chain), dataset, range, part: partNumber }
+  return { prefix: segments.join("/"), chainId: BigInt(chain), dataset, range, part: partNumber, digest }
 }
 
 function checkPrefix(prefix: string): void {

@@ -41,6 +41,8 @@ export interface ObjectStore {
   delete(key: string): Promise<void>
   /** Every key under a prefix, in lexicographic order. */
   list(prefix: string): Promise<string[]>
+  /** Aborts unfinished multipart uploads (or removes leftover temporary files) under a prefix; how many. */
+  abortIncompleteUploads?(prefix: string): Promise<number>
 }
 
 /** Strips the quotes S3 puts around ETags, so ETags compare and send the same everywhere. */

@@ -29,12 +29,13 @@ function partition(
   rows: number[],
   opts: { prefix?: string; hash?: string; seed?: number } = {},
 ) {
+  const sha = (part: number) => ((opts.seed ?? 0) + part).toString(16).padStart(16, "0").repeat(4)
   const files = rows.map((n, part) => ({
-    key: objectKey(opts.prefix ?? "cold", 1n, "blocks", range, part),
+    key: objectKey(opts.prefix ?? "cold", 1n, "blocks", range, part, sha(part)),
     part,
     rows: n,
     bytes: 100 + n * 10,
-    sha256: ((opts.seed ?? 0) + part).toString(16).padStart(64, "0"),
+    sha256: sha(part),
     min_block: n === 0 ? null : range.first,
     max_block: n === 0 ? null : range.last,
   }))
@@ -270,7 +271,7 @@ describe("parseManifest (examples)", () => {
         schema_hash: "h1",
         files: [
           {
-            key: "cold/1/blocks/blocks_0_99_0000.parquet",
+            key: "cold/1/blocks/blocks_0_99_0000_0000000000000000.parquet",
             part: 0,
             rows: 2,
             bytes: 120,
@@ -279,11 +280,11 @@ describe("parseManifest (examples)", () => {
             max_block: "99",
           },
           {
-            key: "cold/1/blocks/blocks_0_99_0001.parquet",
+            key: "cold/1/blocks/blocks_0_99_0001_0000000000000001.parquet",
             part: 1,
             rows: 0,
             bytes: 100,
-            sha256: "0".repeat(63) + "1",
+            sha256: "0000000000000001".repeat(4),
             min_block: null,
             max_block: null,
           },

@@ -29,6 +29,10 @@ const prefix = fc.oneof(
   ),
 )
 const part = fc.oneof(fc.integer({ min: 0, max: 20 }), fc.integer({ min: 0, max: Number.MAX_SAFE_INTEGER }))
+const sha = fc.oneof(
+  fc.stringMatching(/^[0-9a-f]{64}$/),
+  fc.constantFrom("0".repeat(64), "f".repeat(16) + "0".repeat(48)),
+)
 
 describe("dataset names", () => {
   it("validate iff they match [a-z][a-z0-9_]* and have at most 63 characters", () => {
@@ -111,9 +115,16 @@ describe("partition keys", () => {
 describe("object keys", () => {
   it("parseObjectKey(objectKey(...)) returns the pieces", () => {
     fc.assert(
-      fc.property(prefix, block, dataset, range, part, (p, chainId, ds, r, n) => {
-        const key = objectKey(p, chainId, ds, r, n)
-        assert.deepEqual(parseObjectKey(key), { prefix: p, chainId, dataset: ds, range: r, part: n })
+      fc.property(prefix, block, dataset, range, part, sha, (p, chainId, ds, r, n, h) => {
+        const key = objectKey(p, chainId, ds, r, n, h)
+        assert.deepEqual(parseObjectKey(key), {
+          prefix: p,
+          chainId,
+          dataset: ds,
+          range: r,
+          part: n,
+          digest: h.slice(0, 16),
+        })
         assert.ok(key.startsWith(partitionFilePrefix(p, chainId, ds, r)))
         assert.ok(key.startsWith(datasetFolder(p, chainId, ds) + "/"))
         assert.ok(!key.startsWith("/"))
@@ -142,20 +153,41 @@ describe("object keys", () => {
       RUNS,
     )
   })
+  it("files with other bytes get other names; the same bytes the same name", () => {
+    fc.assert(
+      fc.property(range, part, sha, sha, (r, n, h1, h2) => {
+        const same = h1.slice(0, 16) === h2.slice(0, 16)
+        assert.equal(
+          objectKey("cold", 1n, "logs", r, n, h1) === objectKey("cold", 1n, "logs", r, n, h2),
+          same,
+        )
+      }),
+      RUNS,
+    )
+  })
   it("examples", () => {
     const r = blockRange(0n, 9999n)
-    assert.equal(objectKey("cold", 1n, "blocks", r, 0), "cold/1/blocks/blocks_0_9999_0000.parquet")
-    assert.equal(objectKey("", 10143n, "logs", r, 12345), "10143/logs/logs_0_9999_12345.parquet")
-    assert.equal(objectKey("a/b", 1n, "x", r, 7), "a/b/1/x/x_0_9999_0007.parquet")
+    const h = "0123456789abcdef" + "0".repeat(48)
+    assert.equal(
+      objectKey("cold", 1n, "blocks", r, 0, h),
+      "cold/1/blocks/blocks_0_9999_0000_0123456789abcdef.parquet",
+    )
+    assert.equal(
+      objectKey("", 10143n, "logs", r, 12345, h),
+      "10143/logs/logs_0_9999_12345_0123456789abcdef.parquet",
+    )
+    assert.equal(objectKey("a/b", 1n, "x", r, 7, h), "a/b/1/x/x_0_9999_0007_0123456789abcdef.parquet")
+    assert.throws(() => objectKey("cold", 1n, "blocks", r, 0, "ABCDEF0123456789"), isBadInput)
+    assert.throws(() => objectKey("cold", 1n, "blocks", r, 0, "0123"), isBadInput)
     assert.equal(manifestKey("cold", 1n, "blocks"), "cold/1/blocks/manifest.json")
     assert.equal(manifestKey("", 1n, "blocks"), "1/blocks/manifest.json")
     assert.equal(partitionFilePrefix("cold", 1n, "blocks", blockRange(1n, 2n)), "cold/1/blocks/blocks_1_2_")
     for (const p of ["/cold", "cold/", "a//b", "/"]) {
       assert.throws(() => datasetFolder(p, 1n, "blocks"), isBadInput, p)
     }
-    assert.throws(() => objectKey("cold", 1n, "blocks", r, -1), isBadInput)
-    assert.throws(() => objectKey("cold", 1n, "blocks", r, 1.5), isBadInput)
-    assert.throws(() => objectKey("cold", -1n, "blocks", r, 0), isBadInput)
+    assert.throws(() => objectKey("cold", 1n, "blocks", r, -1, h), isBadInput)
+    assert.throws(() => objectKey("cold", 1n, "blocks", r, 1.5, h), isBadInput)
+    assert.throws(() => objectKey("cold", -1n, "blocks", r, 0, h), isBadInput)
     const notObjects = [
       "cold/1/blocks/manifest.json",
       "cold/1/blocks/blocks_0_9999_000.parquet", // part too narrow
@@ -166,15 +198,19 @@ describe("object keys", () => {
       "cold/01/blocks/blocks_0_9999_0000.parquet",
       "/1/blocks/blocks_0_9999_0000.parquet",
       "blocks/blocks_0_9999_0000.parquet",
-      "cold/1/blocks/blocks_0_9999_0000.parquet.tmp",
+      "cold/1/blocks/blocks_0_9999_0000_0123456789abcdef.parquet.tmp",
+      "cold/1/blocks/blocks_0_9999_0000.parquet", // no digest
+      "cold/1/blocks/blocks_0_9999_0000_0123456789ABCDEF.parquet", // upper case
+      "cold/1/blocks/blocks_0_9999_0000_0123456789abcde.parquet", // short digest
     ]
     for (const key of notObjects) assert.equal(parseObjectKey(key), undefined, key)
-    assert.deepEqual(parseObjectKey("1/a_1/a_1_1_2_0003.parquet"), {
+    assert.deepEqual(parseObjectKey("1/a_1/a_1_1_2_0003_00000000deadbeef.parquet"), {
       prefix: "",
       chainId: 1n,
       dataset: "a_1",
       range: blockRange(1n, 2n),
       part: 3,
+      digest: "00000000deadbeef",
     })
   })
 })

@@ -1,0 +1,173 @@
+/**
+ * manifest.json on the store: read it (refusing one of another chain or dataset), commit a partition
+ * into it atomically (conditional PUT under the per-dataset advisory lock), and read back what was
+ * committed before anything is deleted.
+ */
+import { createHash } from "node:crypto"
+import { parquetMetadataAsync } from "hyparquet"
+import { CompactError } from "./errors.ts"
+import {
+  emptyManifest,
+  findPartition,
+  type Manifest,
+  type ManifestPartition,
+  parseManifest,
+  putPartition,
+  serializeManifest,
+  type TableSchema,
+} from "./core/manifest.ts"
+import { manifestKey } from "./core/naming.ts"
+import { advisoryLock, type Sql } from "./pg/hot.ts"
+import { ConditionFailed, type ObjectStore } from "./store/store.ts"
+import type { Logger } from "./log.ts"
+import { VERSION } from "./version.ts"
+
+/** A manifest as read: parsed, with the ETag to commit against and its exact text. */
+export interface ManifestRead {
+  readonly manifest: Manifest
+  readonly etag: string
+  readonly text: string
+}
+
+/**
+ * Reads a dataset's manifest.json, or undefined when there is none. Throws INTEGRITY when it is
+ * corrupt or belongs to another chain or dataset (it is left as it is).
+ */
+export async function readManifest(
+  store: ObjectStore,
+  prefix: string,
+  chainId: bigint,
+  dataset: string,
+): Promise<ManifestRead | undefined> {
+  const key = manifestKey(prefix, chainId, dataset)
+  const object = await store.get(key)
+  if (!object) return undefined
+  const text = new TextDecoder().decode(object.bytes)
+  const manifest = parseManifest(text)
+  if (manifest.chain_id !== chainId || manifest.dataset !== dataset) {
+    throw new CompactError(
+      "INTEGRITY",
+      `Cannot use "${key}": it is the manifest of chain ${manifest.chain_id} dataset "${manifest.dataset}", ` +
+        `not of chain ${chainId} dataset "${dataset}"; it was left as it is — move it to its own folder`,
+    )
+  }
+  return { manifest, etag: object.etag, text }
+}
+
+const COMMIT_ATTEMPTS = 10
+
+/** Where a dataset's manifest lives and how to lock it. */
+export interface ManifestTarget {
+  readonly sql: Sql
+  readonly store: ObjectStore
+  readonly prefix: string
+  readonly chainId: bigint
+  readonly dataset: string
+  readonly schema: TableSchema
+  readonly lockTimeout: number // seconds
+  readonly log: Logger
+}
+
+/**
+ * Commits `partition` into manifest.json: under the per-dataset advisory lock, read, merge and write
+ * conditionally (If-Match the ETag read, If-None-Match for the first); retried on conflict. Returns
+ * the keys of files the partition no longer names, and whether the manifest changed.
+ */
+export async function commitPartition(
+  target: ManifestTarget,
+  partition: ManifestPartition,
+): Promise<{ staleKeys: string[]; changed: boolean }> {
+  const { store, prefix, chainId, dataset } = target
+  const name = manifestKey(prefix, chainId, dataset)
+  const lock = await advisoryLock(target.sql, `parquet_compact:${chainId}:${dataset}`, target.lockTimeout)
+  try {
+    for (let attempt = 1;; attempt++) {
+      const current = await readManifest(store, prefix, chainId, dataset)
+      const base = current?.manifest ?? emptyManifest(chainId, dataset, `parquet_compact ${VERSION}`)
+      const { manifest, staleKeys } = putPartition(base, partition, target.schema)
+      const text = serializeManifest(manifest)
+      if (text === current?.text) return { staleKeys, changed: false }
+      try {
+        await store.put(name, new TextEncoder().encode(text), {
+          ...(current ? { ifMatch: current.etag } : { ifNoneMatch: "*" }),
+          contentType: "application/json",
+        })
+        return { staleKeys, changed: true }
+      } catch (error) {
+        if (!(error instanceof ConditionFailed)) throw error
+        if (attempt >= COMMIT_ATTEMPTS) {
+          throw new CompactError(
+            "RETRYABLE",
+            `Cannot commit "${name}": it changed under ${COMMIT_ATTEMPTS} attempts in a row; rerun the same range`,
+            { cause: error },
+          )
+        }
+        target.log.warn(
+          `Manifest changed while committing partition ${partition.partition_key}; merging again`,
+        )
+        await new Promise((resolve) => setTimeout(resolve, 50 * attempt))
+      }
+    }
+  } finally {
+    await lock.release()
+  }
+}
+
+/**
+ * Reads back what was committed: the manifest must hold the partition exactly, and every file must
+ * have the committed size and a Parquet footer with the committed row count; files this run did not
+ * upload itself (`reused`) are also hashed whole. INTEGRITY otherwise, before anything is deleted.
+ */
+export async function verifyPartition(
+  target: ManifestTarget,
+  partition: ManifestPartition,
+  reused: ReadonlySet<string>,
+): Promise<void> {
+  const { store } = target
+  const fail = (detail: string) =>
+    new CompactError(
+      "INTEGRITY",
+      `Cannot verify partition ${partition.partition_key} of ${target.dataset}: ${detail}; nothing was deleted, rerun the range`,
+    )
+  const current = await readManifest(store, target.prefix, target.chainId, target.dataset)
+  const found = current && findPartition(current.manifest, partition.partition_key)
+  if (!found || serializePartition(found) !== serializePartition(partition)) {
+    throw fail("the manifest read back does not hold the partition as committed")
+  }
+  for (const file of partition.files) {
+    const info = await store.head(file.key)
+    if (!info || info.size !== file.bytes) {
+      throw fail(`"${file.key}" has ${info?.size ?? "no"} bytes, not ${file.bytes}`)
+    }
+    if (reused.has(file.key)) {
+      const bytes = (await store.get(file.key))?.bytes
+      const sha = bytes && createHash("sha256").update(bytes).digest("hex")
+      if (sha !== file.sha256) throw fail(`"${file.key}" does not have the recorded sha256`)
+    }
+    const metadata = await parquetMetadataAsync(await objectBuffer(store, file.key)).catch((cause) => {
+      throw fail(`"${file.key}" has no readable Parquet footer (${(cause as Error).message})`)
+    })
+    if (metadata.num_rows !== BigInt(file.rows)) {
+      throw fail(`"${file.key}" holds ${metadata.num_rows} rows by its footer, not ${file.rows}`)
+    }
+  }
+}
+
+/** A hyparquet AsyncBuffer over an object, fetching only the byte ranges asked for. */
+export async function objectBuffer(store: ObjectStore, key: string) {
+  const info = await store.head(key)
+  if (!info) {
+    throw new CompactError("INTEGRITY", `Cannot read "${key}": the manifest names it but it is missing`)
+  }
+  return {
+    byteLength: info.size,
+    slice: async (start: number, end?: number) => {
+      const bytes = await store.getRange(key, start, end ?? info.size)
+      return bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer
+    },
+  }
+}
+
+function serializePartition(p: ManifestPartition): string {
+  return JSON.stringify(p, (_, v) => (typeof v === "bigint" ? v.toString() : v))
+}

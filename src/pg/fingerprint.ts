@@ -1,0 +1,177 @@
+/**
+ * Proving that hot rows are the archived rows. Every row version in Postgres has a unique (xmin, ctid)
+ * pair: an UPDATE, or a DELETE followed by an INSERT, makes a new version with a new xmin and ctid.
+ * The fingerprint of a range is the count of its rows and the sum of a 64-bit hash of each version's
+ * (xmin, ctid), taken in the same REPEATABLE READ snapshot as the COPY that feeds the Parquet files.
+ * The hot delete recomputes it over exactly the rows it deletes (`DELETE … RETURNING xmin, ctid`) and
+ * commits only when both agree, so no row that changed after the copy is ever deleted.
+ *
+ * A table rewrite (VACUUM FULL, CLUSTER, pg_repack) moves rows to new ctids: the fingerprint then no
+ * longer matches, nothing is deleted, and a rerun compacts the range again. That is safe, only slower.
+ */
+import { CompactError } from "../errors.ts"
+import type { BlockRange } from "../core/range.ts"
+import { copyOut } from "./copyout.ts"
+import { type HotTable, openDatabase, rangeWhere, type Sql } from "./hot.ts"
+import { quoteIdent } from "./schema.ts"
+
+/** Rows of a range and the fingerprint of their versions (a decimal integer, "0" for none). */
+export interface Fingerprint {
+  readonly rows: number
+  readonly fingerprint: string
+}
+
+/** The per-row hash the fingerprint sums: 64 bits of the row version's (xmin, ctid). */
+const ROW_HASH = `hashtextextended(xmin::text || ',' || ctid::text, 0)::numeric`
+
+/** `SELECT count, fingerprint` over a FROM/WHERE clause or a CTE. */
+const aggregate = (from: string) =>
+  `SELECT count(*)::text AS n, coalesce(sum(${ROW_HASH}), 0)::text AS fp ${from}`
+
+const toFingerprint = (row: { n: string; fp: string } | undefined): Fingerprint => ({
+  rows: Number(row?.n ?? 0),
+  fingerprint: row?.fp ?? "0",
+})
+
+/** The fingerprint of a range's hot rows now. */
+export async function hotFingerprint(sql: Sql, table: HotTable, range: BlockRange): Promise<Fingerprint> {
+  const [row] = await sql.unsafe(aggregate(rangeWhere(table, range)))
+  return toFingerprint(row as unknown as { n: string; fp: string } | undefined)
+}
+
+/** A COPY stream whose fingerprint is known once the stream has started. */
+export interface FingerprintedCopy {
+  readonly chunks: AsyncGenerator<Uint8Array>
+  /** The fingerprint of the rows the COPY sends, from the same snapshot; resolves before the first chunk. */
+  readonly fingerprint: Promise<Fingerprint>
+  /** The first transaction id the snapshot did not see (for naming what changed after it). */
+  readonly snapshotXmax: Promise<bigint>
+}
+
+/**
+ * Streams `copy` (a `COPY (SELECT … FROM table WHERE range …) TO STDOUT` statement) in a REPEATABLE
+ * READ, READ ONLY transaction of its own connection, after taking the range's fingerprint in the same
+ * snapshot. The connection is closed afterwards (see copyRows in hot.ts for why).
+ */
+export function copyWithFingerprint(
+  url: string | undefined,
+  table: HotTable,
+  range: BlockRange,
+  copy: string,
+): FingerprintedCopy {
+  let settle!: (fp: Fingerprint, xmax: bigint) => void
+  let fail!: (error: unknown) => void
+  const fingerprint = new Promise<Fingerprint>((resolve, reject) => {
+    settle = (fp, xmax) => {
+      resolve(fp)
+      resolveXmax(xmax)
+    }
+    fail = reject
+  })
+  let resolveXmax!: (xmax: bigint) => void
+  const snapshotXmax = new Promise<bigint>((resolve) => (resolveXmax = resolve))
+  fingerprint.catch(() => {}) // the stream rethrows the same error
+  async function* chunks(): AsyncGenerator<Uint8Array> {
+    const own = openDatabase(url, 1) // max 1: every statement below runs on the same session
+    try {
+      await own.unsafe("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+      const [row] = await own.unsafe(aggregate(rangeWhere(table, range)))
+      const [snap] = await own.unsafe(`SELECT pg_snapshot_xmax(pg_current_snapshot())::text AS xmax`)
+      settle(toFingerprint(row as unknown as { n: string; fp: string }), BigInt(snap!.xmax as string))
+      yield* copyOut(own, copy)
+      await own.unsafe("COMMIT")
+    } catch (error) {
+      fail(error)
+      throw error
+    } finally {
+      await own.end({ timeout: 0 })
+    }
+  }
+  return { chunks: chunks(), fingerprint, snapshotXmax }
+}
+
+/**
+ * Deletes a range's hot rows in one transaction, committing only when the deleted row versions are
+ * exactly those of `expected` (count and fingerprint). Otherwise it rolls back and throws INTEGRITY,
+ * naming the blocks whose rows changed after the snapshot (xmin ≥ `snapshotXmax`, when known).
+ */
+export async function deleteArchived(
+  sql: Sql,
+  table: HotTable,
+  range: BlockRange,
+  expected: Fingerprint,
+  snapshotXmax?: bigint,
+): Promise<number> {
+  const block = quoteIdent(table.blockColumn)
+  const got = await sql.begin(async (tx) => {
+    const [row] = await tx.unsafe(
+      `WITH d AS (DELETE ${rangeWhere(table, range)} RETURNING xmin, ctid) ${aggregate("FROM d")}`,
+    )
+    const fp = toFingerprint(row as unknown as { n: string; fp: string })
+    if (fp.rows !== expected.rows || fp.fingerprint !== expected.fingerprint) {
+      throw new Mismatch(fp)
+    }
+    return fp
+  }).catch(async (error) => {
+    if (!(error instanceof Mismatch)) throw error
+    // rolled back; say which blocks hold rows newer than the copy (deleted rows leave no trace)
+    const changed = snapshotXmax === undefined ? [] : await sql.unsafe(
+      `SELECT DISTINCT ${block}::text AS b ${rangeWhere(table, range)}
+       AND xmin::text::int8 >= ${snapshotXmax % 4294967296n} ORDER BY 1 LIMIT 10`,
+    ).catch(() => [])
+    const blocks = changed.map((r) => r.b as string)
+    throw new CompactError(
+      "INTEGRITY",
+      `Cannot delete hot rows of blocks ${range.first}-${range.last}: they changed after they were copied ` +
+        `(${error.found.rows} rows now, ${expected.rows} archived` +
+        (blocks.length > 0
+          ? `; rows written since in blocks ${blocks.join(", ")}`
+          : "; rows were deleted or rewritten") +
+        "); nothing was deleted, rerun compact for this range to archive the current rows",
+    )
+  })
+  return got.rows
+}
+
+class Mismatch extends Error {
+  constructor(readonly found: Fingerprint) {
+    super("fingerprint mismatch")
+  }
+}
+
+/**
+ * How many hot rows of a range carry each key (the order-by columns joined by U+0001; bytea as hex,
+ * everything else as Postgres prints it). Keys compare with {@link coldKey} over Parquet values.
+ */
+export async function hotKeyCounts(
+  sql: Sql,
+  table: HotTable,
+  range: BlockRange,
+  keyColumns: readonly { name: string; kind: string }[],
+): Promise<Map<string, number>> {
+  const parts = keyColumns.map((c) =>
+    `coalesce(${
+      c.kind === "bytea" ? `encode(${quoteIdent(c.name)}, 'hex')` : `${quoteIdent(c.name)}::text`
+    }, chr(2))`
+  )
+  const rows = await sql.unsafe(
+    `SELECT concat_ws(chr(1), ${parts.join(", ")}) AS k, count(*)::int AS n ${
+      rangeWhere(table, range)
+    } GROUP BY 1`,
+  )
+  return new Map(rows.map((r) => [r.k as string, r.n as number]))
+}
+
+/** Column kinds whose Parquet values {@link coldKey} prints exactly as {@link hotKeyCounts} does. */
+export const KEY_KINDS: ReadonlySet<string> = new Set(["int2", "int4", "int8", "text", "bytea"])
+
+/** The key of a row read back from Parquet, printed as {@link hotKeyCounts} prints hot keys. */
+export function coldKey(values: readonly unknown[]): string {
+  return values.map((v) =>
+    v === null || v === undefined
+      ? "\u0002"
+      : v instanceof Uint8Array
+      ? Buffer.from(v).toString("hex")
+      : String(v)
+  ).join("\u0001")
+}
