@@ -105,9 +105,12 @@ export async function compactPartition(
     if (plan.action === "refuse") throw new CompactError("INTEGRITY", plan.reason)
     if (plan.action === "keep") {
       deps.log.info(`Partition ${key}: ${plan.reason}`, fields)
-      const deleted = plan.deleteHot && committed?.source
-        ? await deleteHot(ds, range, lock, committed.source, undefined)
-        : 0
+      let deleted = 0
+      if (plan.deleteHot && committed?.source) {
+        // committed by an earlier run: read it back whole before its rows leave hot storage
+        await verifyPartition(target(ds), committed, new Set(committed.files.map((f) => f.key)))
+        deleted = await deleteHot(ds, range, lock, committed.source, undefined)
+      }
       return done(sameRows(state.hot, committed?.source) ? "unchanged" : "kept", committed, {
         hot_rows_deleted: deleted,
       })

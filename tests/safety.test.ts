@@ -170,6 +170,24 @@ describe("safety of the run loop", () => {
     assert.equal(again.partitions[0]!.action, "kept")
   })
 
+  it("rewrites a committed file lost from the store while hot still holds its rows, else refuses", async () => {
+    const t = await setup()
+    await t.run("blocks", 99)
+    const lost = (await manifest(t.store, "blocks"))!.partitions[0]!.files[0]!.key
+    await t.store.delete(lost)
+    const repaired = await t.run("blocks", 99, { deleteAfterCompact: true })
+    assert.equal(repaired.partitions[0]!.action, "compacted")
+    assert.equal(repaired.partitions[0]!.hot_rows_deleted, 100)
+    const m = await assertConsistent(t.store, "blocks")
+    await t.store.delete(m.partitions[0]!.files[0]!.key)
+    await assert.rejects(
+      t.run("blocks", 99),
+      (e) =>
+        e instanceof CompactError && e.code === "INTEGRITY" &&
+        /names 1 files the store lacks/.test(e.message),
+    )
+  })
+
   it("an unchanged rerun neither copies nor uploads, and deletes the proven rows", async () => {
     const t = await setup()
     await t.run("logs", 99)
