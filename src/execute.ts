@@ -124,6 +124,14 @@ export async function compactPartition(
     let written
     try {
       written = await writeFiles(ds, range, firstPart, uploaded, options.signal)
+      if (plan.mode !== "new" && !sameRows(written.source, state.hot)) {
+        // the decision to replace or append was made on the rows read before the copy
+        throw new CompactError(
+          "RETRYABLE",
+          `Cannot ${plan.mode} partition ${key}: its hot rows changed while it was being compacted; ` +
+            "nothing was committed, rerun the range",
+        )
+      }
       await step("uploaded")
       const files = append ? [...committed.files, ...written.files] : written.files
       const sameFiles = committed !== undefined && !append && committed.files.length === files.length &&

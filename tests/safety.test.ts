@@ -188,6 +188,23 @@ describe("safety of the run loop", () => {
     )
   })
 
+  it("does not replace from hot rows that changed between its decision and its copy", async () => {
+    const t = await setup()
+    await t.run("logs", 99)
+    const before = await assertConsistent(t.store, "logs")
+    await t.sql`UPDATE hot_logs SET data = '\xbeef' WHERE block_number = 3` // a repair: replace from hot
+    const vanish = async (step: string) => {
+      if (step === "cleaned") await t.sql`DELETE FROM hot_logs WHERE block_number = 5` // archived rows leave hot
+    }
+    await assert.rejects(
+      t.run("logs", 99, {}, vanish),
+      (e) =>
+        e instanceof CompactError && e.code === "RETRYABLE" &&
+        /changed while it was being compacted/.test(e.message),
+    )
+    assert.deepEqual(await assertConsistent(t.store, "logs"), before) // block 5's rows are still in cold
+  })
+
   it("an unchanged rerun neither copies nor uploads, and deletes the proven rows", async () => {
     const t = await setup()
     await t.run("logs", 99)
