@@ -2,7 +2,7 @@
  * The container image's contents, without a container engine (none runs here): the root the
  * Dockerfile ships (scripts/image-root.sh: the binary, the C library files it links, CA certificates,
  * passwd) with /proc and /dev mounted as a runtime does, entered with chroot as the image's
- * unprivileged user, compacting against the real services with the design's DAG file as its config.
+ * unprivileged user on a read-only root, compacting against the real services with the design's DAG file as its config.
  * Needs root (mount, chroot) and dist/parquet_compact (make build).
  */
 import { after, describe, it } from "node:test"
@@ -80,7 +80,7 @@ describe("container image root", () => {
     assert.match(runtime, /^ {2}HOME=\/home\/nonroot$/m)
   })
 
-  it("runs compact from the DAG file as the unprivileged user with only the binary, libc and CA certificates", async () => {
+  it("runs compact from the DAG file, unprivileged on a read-only root holding only the binary, libc and CA certificates", async () => {
     assert.ok(existsSync(BINARY), `Cannot find ${BINARY}: run make build before the tests`)
     assert.equal(process.getuid?.(), 0, "mount and chroot need root (CI runs as root)")
     const db = await freshDatabase()
@@ -108,6 +108,10 @@ describe("container image root", () => {
       mkdirSync(join(root, "etc/parquet_compact"))
       writeFileSync(join(root, "etc/parquet_compact/dag.yaml"), DAG_FILE)
       for (const dir of ["proc", "dev"]) mkdirSync(join(root, dir))
+      // read-only, as ECS readonlyRootFilesystem (docs/DEPLOY.md) makes it: the binary writes nothing
+      sh("mount", ["--bind", root, root])
+      mounted.push(root)
+      sh("mount", ["-o", "remount,bind,ro", root])
       sh("mount", ["-t", "proc", "proc", join(root, "proc")])
       mounted.push(join(root, "proc"))
       sh("mount", ["--bind", "/dev", join(root, "dev")])
@@ -148,9 +152,8 @@ describe("container image root", () => {
     } finally {
       for (const dir of mounted.reverse()) spawnSync("umount", [dir])
       // never delete through a mount that did not come off (that would reach the host's /dev)
-      if (mounted.every((dir) => readdirSync(dir).length === 0)) {
-        rmSync(root, { recursive: true, force: true })
-      }
+      const left = spawnSync("findmnt", ["-rn", "-o", "TARGET"], { encoding: "utf8" }).stdout
+      if (!left.includes(root)) rmSync(root, { recursive: true, force: true })
     }
 
     const object = await store.get("cold/10143/blocks/manifest.json")
