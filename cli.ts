@@ -17,6 +17,7 @@ import { openStore, parseDestination } from "./src/destination.ts"
 import { CompactError, exitCodeOf } from "./src/errors.ts"
 import { openDatabase } from "./src/pg/hot.ts"
 import { VERSION } from "./src/version.ts"
+import { addVerifyCommand } from "./src/cli/verify.ts"
 
 const EXIT_HELP = `
 Exit codes:
@@ -83,6 +84,7 @@ function program(run: (config: Config) => Promise<number>, env: Record<string, s
       const config = validateConfig(mergeLayers(fromFile, configFromEnv(env), flags))
       exitCode = await run(config)
     })
+  addVerifyCommand(root, env, io)
   let exitCode = 0
   return { root, exitCode: () => exitCode }
 }
