@@ -18,6 +18,7 @@ import { CompactError, exitCodeOf } from "./src/errors.ts"
 import { openDatabase } from "./src/pg/hot.ts"
 import { VERSION } from "./src/version.ts"
 import { addVerifyCommand } from "./src/cli/verify.ts"
+import { addStatusCommand } from "./src/cli/status.ts"
 
 const EXIT_HELP = `
 Exit codes:
@@ -85,6 +86,7 @@ function program(run: (config: Config) => Promise<number>, env: Record<string, s
       exitCode = await run(config)
     })
   addVerifyCommand(root, env, io)
+  addStatusCommand(root, env, io)
   let exitCode = 0
   return { root, exitCode: () => exitCode }
 }

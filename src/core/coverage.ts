@@ -14,8 +14,11 @@
  */
 import { type BlockRange, compareRanges, mergeRanges, overlaps, subtractRanges } from "./range.ts"
 
-/** What a block is: compacted, hot only (final, waiting to be compacted), in neither, or above the final tip. */
-export type SegmentKind = "cold" | "hot" | "gap" | "not_final"
+/**
+ * What a block is: compacted (cold), only in the hot table and final (hot), final and in neither (gap),
+ * above the final tip (not_final), or final, not compacted, with the hot table not consulted (unknown).
+ */
+export type SegmentKind = "cold" | "hot" | "gap" | "not_final" | "unknown"
 
 /** A run of blocks of one kind. */
 export interface Segment {
@@ -27,8 +30,11 @@ export interface Segment {
 export interface CoverageInput {
   /** Committed partitions' ranges, in any order; they may overlap. */
   readonly cold: readonly BlockRange[]
-  /** Lowest and highest block of the hot table, when known; blocks between count as hot. */
-  readonly hot?: BlockRange | undefined
+  /**
+   * Lowest and highest block of the hot table (blocks between count as hot); null when it holds none;
+   * undefined when it was not consulted, so that blocks outside cold storage are unknown, not gaps.
+   */
+  readonly hot?: BlockRange | null | undefined
   /** Highest final block (tip minus threshold; may be negative), when known. */
   readonly finalTip?: bigint | undefined
   /** Highest known block: the segments reach it even when neither cold nor hot does. */
@@ -49,8 +55,8 @@ export function coverageDomain(input: CoverageInput): BlockRange | undefined {
 
 /**
  * Sorted segments tiling {@link coverageDomain}, adjacent ones of different kinds. A block is cold when a
- * partition covers it; otherwise not final above the final tip; otherwise hot within the hot range;
- * otherwise a gap: final, and neither compacted nor in Postgres.
+ * partition covers it; otherwise not final above the final tip; otherwise unknown when the hot table was
+ * not consulted; otherwise hot within the hot range; otherwise a gap: final, neither compacted nor hot.
  */
 export function coverageSegments(input: CoverageInput): Segment[] {
   const domain = coverageDomain(input)
@@ -63,7 +69,11 @@ export function coverageSegments(input: CoverageInput): Segment[] {
     if (above !== undefined) segments.push({ kind: "not_final", range: above })
     const below = finalTip === undefined ? free : clip(free, undefined, finalTip)
     if (below === undefined) continue
-    const hot = input.hot === undefined ? undefined : clip(below, input.hot.first, input.hot.last)
+    if (input.hot === undefined) {
+      segments.push({ kind: "unknown", range: below })
+      continue
+    }
+    const hot = input.hot === null ? undefined : clip(below, input.hot.first, input.hot.last)
     if (hot !== undefined) segments.push({ kind: "hot", range: hot })
     for (const range of hot === undefined ? [below] : subtractRanges(below, [hot])) {
       segments.push({ kind: "gap", range })
@@ -119,24 +129,33 @@ export const BAR_CHARS: Readonly<Record<SegmentKind | "outside", string>> = Obje
   hot: "▒",
   not_final: "░",
   gap: "!",
+  unknown: "?",
   outside: " ",
 })
 
 /** What each character of the bar means, for a legend line. */
 export const BAR_LEGEND: Readonly<Record<SegmentKind, string>> = Object.freeze({
-  cold: "cold (compacted)",
-  hot: "hot only (final, not compacted yet)",
-  not_final: "not final yet",
-  gap: "gap (final, neither cold nor hot)",
+  cold: "cold",
+  hot: "hot only, final",
+  not_final: "not final",
+  gap: "gap: final, in neither",
+  unknown: "not cold, hot not consulted",
 })
 
 // a cell mixing kinds shows the one an operator must not miss: a gap of one block in a million stays visible
-const PRIORITY: readonly (SegmentKind | "outside")[] = ["gap", "hot", "not_final", "cold", "outside"]
+const PRIORITY: readonly (SegmentKind | "outside")[] = [
+  "gap",
+  "unknown",
+  "hot",
+  "not_final",
+  "cold",
+  "outside",
+]
 
 /**
  * Draws `segments` over `domain` as `width` characters ({@link BAR_CHARS}). Cell i covers blocks
  * `first + floor(i·n/width)` to `first + floor((i+1)·n/width) - 1` (at least one block) of the domain's n
- * blocks; a cell holding several kinds shows the most urgent: gap, hot, not final, cold.
+ * blocks; a cell holding several kinds shows the most urgent: gap, unknown, hot, not final, cold.
  */
 export function renderBar(segments: readonly Segment[], domain: BlockRange, width: number): string {
   const n = domain.last - domain.first + 1n

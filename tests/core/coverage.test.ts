@@ -20,7 +20,7 @@ const SMALL = 200n // blocks 0..SMALL, small enough to check block by block
 const range = fc.tuple(fc.bigInt(0n, SMALL), fc.bigInt(0n, 40n)).map(([a, n]) => blockRange(a, a + n))
 const input: fc.Arbitrary<CoverageInput> = fc.record({
   cold: fc.array(range, { maxLength: 6 }),
-  hot: fc.option(range, { nil: undefined }),
+  hot: fc.oneof(range, fc.constant(null), fc.constant(undefined)),
   finalTip: fc.option(fc.bigInt(-50n, SMALL + 50n), { nil: undefined }),
   tip: fc.option(fc.bigInt(0n, SMALL + 60n), { nil: undefined }),
 })
@@ -29,7 +29,8 @@ const input: fc.Arbitrary<CoverageInput> = fc.record({
 function kindOf(b: bigint, i: CoverageInput): SegmentKind {
   if (i.cold.some((r) => contains(r, b))) return "cold"
   if (i.finalTip !== undefined && b > i.finalTip) return "not_final"
-  if (i.hot !== undefined && contains(i.hot, b)) return "hot"
+  if (i.hot === undefined) return "unknown"
+  if (i.hot !== null && contains(i.hot, b)) return "hot"
   return "gap"
 }
 
@@ -85,6 +86,22 @@ describe("coverageSegments", () => {
       ["not_final", 1100n, 1199n],
     ])
     assert.deepEqual(coverageSegments({ cold: [], tip: 10n }), [])
+  })
+
+  it("calls blocks outside cold storage unknown when the hot table was not consulted, gaps when it is empty", () => {
+    const cold = [blockRange(0n, 299n), blockRange(500n, 999n)]
+    const kinds = (hot: null | undefined) =>
+      coverageSegments({ cold, hot, finalTip: 1099n, tip: 1199n }).map((
+        s,
+      ) => [s.kind, s.range.first, s.range.last])
+    assert.deepEqual(kinds(undefined), [
+      ["cold", 0n, 299n],
+      ["unknown", 300n, 499n],
+      ["cold", 500n, 999n],
+      ["unknown", 1000n, 1099n],
+      ["not_final", 1100n, 1199n],
+    ])
+    assert.deepEqual(kinds(null).map((k) => k[0]), ["cold", "gap", "cold", "gap", "not_final"])
   })
 })
 
