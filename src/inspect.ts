@@ -59,11 +59,16 @@ export async function listChainDatasets(
   return new Map([...datasets].sort(([a], [b]) => (a < b ? -1 : 1)))
 }
 
-/** sha256 of an object as lowercase hex, read `HASH_CHUNK` bytes at a time. */
-export async function hashObject(store: ObjectStore, key: string, size: number): Promise<string> {
+/** sha256 of an object's first `size` bytes as lowercase hex, read `chunk` bytes at a time. */
+export async function hashObject(
+  store: ObjectStore,
+  key: string,
+  size: number,
+  chunk = HASH_CHUNK,
+): Promise<string> {
   const hash = createHash("sha256")
-  for (let start = 0; start < size; start += HASH_CHUNK) {
-    hash.update(await store.getRange(key, start, Math.min(size, start + HASH_CHUNK)))
+  for (let start = 0; start < size; start += chunk) {
+    hash.update(await store.getRange(key, start, Math.min(size, start + chunk)))
   }
   return hash.digest("hex")
 }

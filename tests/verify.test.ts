@@ -105,6 +105,32 @@ describe("verify", () => {
     assert.match(text.stdout.join("\n"), /FAILED: 1 problem \(1 sha256_mismatch\)/)
   })
 
+  it("checks each footer's row count and block span against the manifest (exit 4)", async () => {
+    const t = await setup()
+    await t.compact("blocks", 0, 499)
+    const key = `cold/${CHAIN}/blocks/manifest.json`
+    const json = JSON.parse(new TextDecoder().decode((await t.store.get(key))!.bytes))
+    const [first, second] = json.partitions[0].files
+    first.min_block = "1" // the file starts at block 0
+    // move a row from one file's count to the other's: the partition total still adds up
+    first.rows += 1
+    second.rows -= 1
+    await t.store.put(key, new TextEncoder().encode(JSON.stringify(json)))
+    const run = await t.verify("blocks")
+    assert.equal(run.code, 4)
+    assert.deepEqual(run.report.problems, [
+      { kind: "row_count_mismatch", partition: "0-499", key: first.key, expected: 201, actual: 200 },
+      {
+        kind: "block_range_mismatch",
+        partition: "0-499",
+        key: first.key,
+        expected: "1-199",
+        actual: "0-199",
+      },
+      { kind: "row_count_mismatch", partition: "0-499", key: second.key, expected: 199, actual: 200 },
+    ])
+  })
+
   it("finds an object that no manifest names (exit 4)", async () => {
     const t = await setup()
     await t.compact("blocks", 0, 499)
@@ -143,6 +169,22 @@ describe("verify", () => {
     assert.equal(run.report.against_hot, "public.hot_logs")
     // cold storage itself is sound: without the hot side there is nothing to report
     assert.equal((await t.verify("logs")).code, 0)
+  })
+
+  it("reports overlapping partitions instead of failing to read the manifest, and still checks their files", async () => {
+    const t = await setup()
+    await t.compact("blocks", 0, 999)
+    const key = `cold/${CHAIN}/blocks/manifest.json`
+    const json = JSON.parse(new TextDecoder().decode((await t.store.get(key))!.bytes))
+    Object.assign(json.partitions[1], { partition_key: "400-999", start_block: "400" })
+    await t.store.put(key, new TextEncoder().encode(JSON.stringify(json)))
+    const gone = json.partitions[1].files[0].key
+    await t.store.delete(gone)
+    const run = await t.verify("blocks")
+    assert.equal(run.code, 4)
+    assert.deepEqual(run.report.problems.map((p) => p.kind), ["manifest_invalid", "overlap", "missing_file"])
+    assert.deepEqual(run.report.problems[1], { kind: "overlap", partition: "400-999", other: "0-499" })
+    assert.deepEqual(run.report.problems[2], { kind: "missing_file", partition: "400-999", key: gone })
   })
 
   it("refuses a dataset with nothing in cold storage with exit 2", async () => {
