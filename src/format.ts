@@ -27,3 +27,8 @@ export function formatBytes(bytes: number): string {
 export function formatCount(n: number | bigint | string): string {
   return n.toString().replace(/\B(?=(\d{3})+(?!\d))/g, ",")
 }
+
+/** "1 partition", "2 partitions": a count with its noun. */
+export function plural(n: number, noun: string): string {
+  return `${formatCount(n)} ${noun}${n === 1 ? "" : "s"}`
+}

@@ -4,7 +4,7 @@
  */
 import { BAR_CHARS, BAR_LEGEND, renderBar, type Segment } from "./core/coverage.ts"
 import type { BlockRange } from "./core/range.ts"
-import { formatBytes, formatCount, textTable } from "./format.ts"
+import { formatBytes, formatCount, plural, textTable } from "./format.ts"
 import type { DatasetStatus, JsonRange, StatusReport } from "./status.ts"
 
 /** Bar width in characters when none is given. */
@@ -92,10 +92,6 @@ function datasetNotes(d: DatasetStatus): string[] {
   }
   for (const p of d.problems) out.push(`${d.dataset}: ${p}; run verify`)
   return out
-}
-
-function plural(n: number, noun: string): string {
-  return `${formatCount(n)} ${noun}${n === 1 ? "" : "s"}`
 }
 
 function toRange(r: JsonRange): BlockRange {

@@ -18,7 +18,7 @@ import {
 } from "./core/integrity.ts"
 import type { ManifestFile, ManifestPartition } from "./core/manifest.ts"
 import { datasetFolder } from "./core/naming.ts"
-import { formatBytes, formatCount, textTable } from "./format.ts"
+import { formatBytes, formatCount, plural, textTable } from "./format.ts"
 import { hashObject, hotRange, mapLimit, partitionHotCounts, readColdDataset, readFooter } from "./inspect.ts"
 import type { HotTable, Sql } from "./pg/hot.ts"
 import type { ObjectStore } from "./store/store.ts"
@@ -174,10 +174,12 @@ const TABLE_LIMIT = 50
 export function formatVerifyReport(r: VerifyReport): string {
   const hot = r.against_hot === null ? "" : `, against hot table "${r.against_hot}"`
   const lines = [
-    `Verified ${r.dataset} of chain ${r.chain_id} in ${r.store}${hot}: ${r.partitions.length} partitions, ` +
-    `${formatCount(r.files)} files, ${formatCount(r.rows)} rows, ${formatBytes(r.bytes)} (${
+    `Verified ${r.dataset} of chain ${r.chain_id} in ${r.store}${hot}: ${
+      plural(r.partitions.length, "partition")
+    }, ` +
+    `${plural(r.files, "file")}, ${plural(r.rows, "row")}, ${formatBytes(r.bytes)} (${
       formatBytes(r.bytes_hashed)
-    } hashed), ${formatCount(r.objects)} objects listed, ${r.seconds} s`,
+    } hashed), ${plural(r.objects, "object")} listed, ${r.seconds} s`,
   ]
   const shown = r.partitions.length <= TABLE_LIMIT ? r.partitions : r.partitions.filter((p) => p.problems > 0)
   const header = [
@@ -194,7 +196,7 @@ export function formatVerifyReport(r: VerifyReport): string {
     formatCount(p.rows),
     formatBytes(p.bytes),
     ...(r.against_hot === null ? [] : [p.hot_rows === null ? "" : formatCount(p.hot_rows)]),
-    p.problems === 0 ? "ok" : `${p.problems} problem${p.problems === 1 ? "" : "s"}`,
+    p.problems === 0 ? "ok" : plural(p.problems, "problem"),
   ])
   if (rows.length > 0) lines.push("", ...textTable([header, ...rows]))
   if (shown.length < r.partitions.length) {
