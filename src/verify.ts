@@ -143,9 +143,12 @@ export async function verifyDataset(options: VerifyOptions, deps: VerifyDeps): P
 async function observe(store: ObjectStore, f: ManifestFile, blockColumn: string): Promise<FileObservation> {
   const size = (await store.head(f.key))?.size
   if (size === undefined) return { size }
-  const footer = await readFooter(store, f.key, size, blockColumn).catch((error: Error) => ({
-    error: error.message,
-  }))
+  const footer = await readFooter(store, f.key, size, blockColumn).catch((error: Error) => {
+    // a failed read (S3 or file system error) is worth retrying, not a verdict on the file
+    const { $metadata, code } = error as { $metadata?: unknown; code?: unknown }
+    if ($metadata !== undefined || typeof code === "string") throw error
+    return { error: error.message }
+  })
   // a file of another size cannot have the recorded sha256: skip reading all of it
   if (size !== f.bytes) return { size, footer }
   return { size, sha256: await hashObject(store, f.key, size), footer }
