@@ -11,6 +11,8 @@ import { type Io, openSession, type Session } from "./src/cli/session.ts"
 import { openDatabase } from "./src/pg/hot.ts"
 import { crashPoint } from "./src/crashpoint.ts"
 import { VERSION } from "./src/version.ts"
+import { addVerifyCommand } from "./src/cli/verify.ts"
+import { addStatusCommand } from "./src/cli/status.ts"
 
 export type { Io } from "./src/cli/session.ts"
 
@@ -98,6 +100,8 @@ function program(session: Session) {
       // --auto without a range is the run loop's to plan; until it does, the range is required
       exitCode = await runCompact(requireRange(settings), session)
     })
+  addVerifyCommand(root, env, io)
+  addStatusCommand(root, env, io)
   let exitCode = 0
   return { root, exitCode: () => exitCode }
 }
