@@ -100,8 +100,8 @@ function program(session: Session) {
       // --auto without a range is the run loop's to plan; until it does, the range is required
       exitCode = await runCompact(requireRange(settings), session)
     })
-  addVerifyCommand(root, env, io)
-  addStatusCommand(root, env, io)
+  addVerifyCommand(root, session.env, session.io)
+  addStatusCommand(root, session.env, session.io)
   let exitCode = 0
   return { root, exitCode: () => exitCode }
 }

@@ -217,12 +217,9 @@ export function describeProblem(p: Problem): string {
         p.bytes === null ? "" : ` (${p.bytes} bytes)`
       }: no manifest entry names it; delete it unless a compaction is running`
     case "late_rows":
-      return BigInt(p.hot_rows) > BigInt(p.cold_rows)
-        ? `late rows: partition ${p.partition} holds ${p.cold_rows} rows in cold storage and ${p.hot_rows} in hot ` +
-          `storage, rows arrived after it was compacted; compact blocks ${p.partition} again to take them in`
-        : `late rows: partition ${p.partition} holds ${p.cold_rows} rows in cold storage but ${p.hot_rows} in hot ` +
-          "storage: rows arrived after its hot rows were deleted, or a delete was partial; compact keeps the " +
-          "larger cold copy, so merge them by hand"
+      return `late rows: partition ${p.partition} holds ${p.cold_rows} rows in cold storage and ${p.hot_rows} in hot ` +
+        `storage that are not the archived ones; run compact on blocks ${p.partition} to replace it from hot, ` +
+        "or with --merge-late to add rows that arrived after its hot rows were deleted"
   }
 }
 

@@ -40,7 +40,7 @@ function partition(range: BlockRange, rows = 10): ManifestPartition {
     schema_hash: "h",
     files: [{
       ...file,
-      key: objectKey("cold", 1n, "blocks", range, 0),
+      key: objectKey("cold", 1n, "blocks", range, 0, "0".repeat(64)),
       rows,
       min_block: range.first,
       max_block: range.last,
