@@ -76,6 +76,8 @@ export interface ManifestTarget {
 export async function commitPartition(
   target: ManifestTarget,
   partition: ManifestPartition,
+  /** The partition as the run read it under its partition lock (undefined: not committed then). */
+  expected: ManifestPartition | undefined,
 ): Promise<{ staleKeys: string[]; changed: boolean }> {
   const { store, prefix, chainId, dataset } = target
   const name = manifestKey(prefix, chainId, dataset)
@@ -84,6 +86,19 @@ export async function commitPartition(
     for (let attempt = 1;; attempt++) {
       const current = await readManifest(store, prefix, chainId, dataset)
       const base = current?.manifest ?? emptyManifest(chainId, dataset, `parquet_compact ${VERSION}`)
+      const now = findPartition(base, partition.partition_key)
+      const nowText = now === undefined ? "" : serializePartition(now)
+      if (
+        nowText !== (expected === undefined ? "" : serializePartition(expected)) &&
+        nowText !== serializePartition(partition)
+      ) {
+        // another run committed this partition since this one read it: its lock was lost or unavailable
+        throw new CompactError(
+          "LOCKED",
+          `Cannot commit partition ${partition.partition_key} of ${dataset}: another run committed it meanwhile; ` +
+            "nothing of this run was committed, rerun the range",
+        )
+      }
       const { manifest, staleKeys } = putPartition(base, partition, target.schema)
       const text = serializeManifest(manifest)
       if (text === current?.text) return { staleKeys, changed: false }
