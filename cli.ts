@@ -72,12 +72,9 @@ export async function runCompact(config: Config, session: Pick<Session, "io" | "
       prefix: destination.prefix,
       log: adapt(logger),
     })
+    const { rows, bytes, seconds } = summary
     if (config.json) io.out(JSON.stringify(summary))
-    else {logger.info(formatSummary(summary), {
-        rows: summary.rows,
-        bytes: summary.bytes,
-        seconds: summary.seconds,
-      })}
+    else logger.info(formatSummary(summary), { rows, bytes, seconds })
     return 0
   } finally {
     await sql.end({ timeout: 5 })
