@@ -25,9 +25,7 @@ export function withDeadline<T>(promise: PromiseLike<T>, ms: number, onTimeout: 
 
 /** Waits `ms` milliseconds. */
 export function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => {
-    const timer = setTimeout(resolve, ms)
-  })
+  return new Promise((resolve) => setTimeout(resolve, ms))
 }
 
 /**
