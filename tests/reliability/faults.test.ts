@@ -125,7 +125,7 @@ describe("S3 faults that persist: RETRYABLE within a bound", () => {
         await store.put("f/manifest.json", body)
         proxy.reset()
         proxy.script(op === "put" ? "PUT" : "GET", "manifest.json", Array(30).fill(fault))
-        const { error, ms } = await timed(() =>
+        const { error, ms } = await timed<unknown>(() =>
           op === "get"
             ? store.get("f/manifest.json")
             : op === "getRange"
