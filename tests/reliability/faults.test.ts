@@ -12,19 +12,21 @@ import { parseManifest } from "../../src/core/manifest.ts"
 import type { Sql } from "../../src/pg/hot.ts"
 import { testServices } from "../env.ts"
 import { cli, freshBucket, freshDatabase } from "../helpers.ts"
-import { timed } from "./common.ts"
+import { faultReport, timed } from "./common.ts"
 import { type Fault, S3Proxy } from "./s3proxy.ts"
 
 const services = testServices()
 const CHAIN = "10143" // finality threshold 100
 const pools: Sql[] = []
 let proxy: S3Proxy
+const report = faultReport("faults-run")
 before(async () => {
   proxy = await S3Proxy.start(services.s3.endpoint)
 })
 after(async () => {
   await proxy.close()
   await Promise.all(pools.map((p) => p.end()))
+  await report.write()
 })
 
 /** A seeded database and bucket, and CLI arguments that reach S3 through the proxy. */
@@ -81,8 +83,16 @@ describe("end to end through the proxy (compact --delete-after-compact)", () => 
     const total = await t.hotCount(0, 999)
     proxy.reset()
     for (const [method, path, faults] of oneEach) proxy.script(method, path, faults)
-    const run = await cli(t.args(0, 999, "--delete-after-compact"))
-    assert.equal(run.code, 0, run.stderr.join("\n"))
+    const { value: run, ms } = await timed(() => cli(t.args(0, 999, "--delete-after-compact")))
+    report.record({
+      target: "compact, S3 PUT/GET of files and manifest",
+      fault: oneEach.map(([m, p, f]) => `${m} ${p}: ${f.join(", ")}`).join("; "),
+      times: "once each",
+      outcome: `exit ${run!.code}`,
+      ms,
+      bound_seconds: 120,
+    })
+    assert.equal(run!.code, 0, run!.stderr.join("\n"))
     assert.ok(proxy.seen.filter((s) => s.fault !== "pass").length >= 7, "faults were injected")
     assert.equal(await t.hotCount(0, 999), 0)
     assert.equal(await t.coldCount(), total)
@@ -101,6 +111,15 @@ describe("end to end through the proxy (compact --delete-after-compact)", () => 
       proxy.reset()
       proxy.script(method, path, Array(100).fill(fault))
       const { value: run, ms } = await timed(() => cli(t.args(0, 999, "--delete-after-compact")))
+      const target = `compact, S3 ${method} ${path}`
+      report.record({
+        target,
+        fault,
+        times: "every request",
+        outcome: `exit ${run!.code}`,
+        ms,
+        bound_seconds: 60,
+      })
       assert.equal(run!.code, 1, run!.stderr.join("\n"))
       const last = run!.stderr.at(-1)!
       assert.match(last, /^parquet_compact: Cannot /)
@@ -141,6 +160,15 @@ describe("Postgres backends terminated mid-run", () => {
     )
     const { value: run, ms } = await timed(() => cli(t.args(0, 999, "--delete-after-compact")))
     done = true
+    const target = "compact, Postgres lock session"
+    report.record({
+      target,
+      fault: "pg_terminate_backend",
+      times: "once",
+      outcome: `exit ${run!.code}`,
+      ms,
+      bound_seconds: 30,
+    })
     assert.ok(await killer, "a lock session was terminated")
     assert.equal(run!.code, 1, run!.stderr.join("\n"))
     assert.match(run!.stderr.at(-1)!, /session was lost; nothing was deleted, rerun the range/)
@@ -164,6 +192,15 @@ describe("Postgres backends terminated mid-run", () => {
     )
     const { value: run, ms } = await timed(() => cli(t.args(0, 5999, "--delete-after-compact")))
     done = true
+    const target = "compact, Postgres COPY session"
+    report.record({
+      target,
+      fault: "pg_terminate_backend",
+      times: "once",
+      outcome: `exit ${run!.code}`,
+      ms,
+      bound_seconds: 30,
+    })
     assert.ok(await killer, "the COPY backend was terminated")
     assert.equal(run!.code, 1, run!.stderr.join("\n"))
     assert.match(run!.stderr.at(-1)!, /Cannot copy rows from Postgres: the connection was lost/)
