@@ -14,8 +14,16 @@ import {
 } from "@aws-sdk/client-s3"
 import { createHash } from "node:crypto"
 
-/** Sends through S3Store's error mapping: `action` names the request in messages. */
-export type Send = <T>(action: string, run: (client: S3Client) => Promise<T>) => Promise<T>
+/**
+ * Sends through S3Store's error mapping: `action` names the request in messages; `scope` is the key
+ * (or prefix) the request is about.
+ */
+export type Send = <T>(
+  action: string,
+  run: (client: S3Client) => Promise<T>,
+  conditional?: boolean,
+  scope?: string,
+) => Promise<T>
 
 /** Base64 MD5 of a body, for Content-MD5. */
 export const md5Base64 = (bytes: Uint8Array) => createHash("md5").update(bytes).digest("base64")
@@ -37,6 +45,8 @@ export async function putMultipart(send: Send, input: MultipartInput): Promise<v
   const { UploadId } = await send(
     action,
     (c) => c.send(new CreateMultipartUploadCommand({ Bucket, Key, ContentType: input.contentType })),
+    false,
+    Key,
   )
   const count = Math.ceil(body.length / partSize)
   const parts: { ETag: string; PartNumber: number }[] = new Array(count)

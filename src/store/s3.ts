@@ -1,5 +1,5 @@
 /**
- * S3 as an object store: with s3-multipart.ts, the only code that imports the AWS SDK. Credentials
+ * S3 as an object store: with s3-client.ts and s3-multipart.ts, the only code that imports the AWS SDK. Credentials
  * come from the SDK's default chain (environment, profiles, ECS task role, instance metadata); they
  * are never printed. Every write carries Content-MD5, which the server verifies; large bodies go
  * multipart, several parts at once. The SDK retries throttling, 5xx answers, resets and timeouts
@@ -14,40 +14,17 @@ import {
   HeadObjectCommand,
   ListObjectsV2Command,
   PutObjectCommand,
-  S3Client,
+  type S3Client,
 } from "@aws-sdk/client-s3"
-import { NodeHttpHandler } from "@smithy/node-http-handler"
 import { CompactError } from "../errors.ts"
 import { sleep } from "../deadline.ts"
 import { BodyFault, readBody } from "./body.ts"
+import { IDLE_TIMEOUT_MS, s3Client, type S3Options } from "./s3-client.ts"
 import { httpStatus, isNoSuchKey, s3Failure } from "./s3-errors.ts"
 import { abortUploads, md5Base64, putMultipart } from "./s3-multipart.ts"
 import { bareEtag, ConditionFailed, type ObjectInfo, type ObjectStore, type PutOptions } from "./store.ts"
 
-/** How to reach the bucket; anything left out comes from the SDK's defaults and environment. */
-export interface S3Options {
-  readonly bucket: string
-  readonly endpoint?: string
-  readonly region?: string
-  readonly forcePathStyle?: boolean
-  /** Tries per request, first included (default 6). */
-  readonly maxAttempts?: number
-  readonly credentials?: { accessKeyId: string; secretAccessKey: string }
-  /** Bodies larger than this go multipart (bytes, default 64 MiB). */
-  readonly multipartThreshold?: number
-  /** Size of each part (bytes, default the smaller of 16 MiB and the threshold; AWS wants ≥ 5 MiB). */
-  readonly partSize?: number
-  /** Parts uploaded at once (default 4). */
-  readonly partConcurrency?: number
-  /** Milliseconds to open a connection (default 5 s). */
-  readonly connectionTimeout?: number
-  /** Milliseconds from sending a request to its response headers, upload included (default 120 s). */
-  readonly requestTimeout?: number
-  /** Milliseconds a connection may stay silent, also while a body streams (default 30 s). */
-  readonly idleTimeout?: number
-  /** Reads of a GET whose body breaks off, first included (default 4). */
-  readonly bodyAttempts?: number
-}
+export type { S3Options } from "./s3-client.ts"
 
 const MIB = 1024 * 1024
 
@@ -69,27 +46,11 @@ export class S3Store implements ObjectStore {
     this.#threshold = options.multipartThreshold ?? 64 * MIB
     this.#partSize = options.partSize ?? Math.min(16 * MIB, this.#threshold)
     this.#partConcurrency = options.partConcurrency ?? 4
-    this.#idleTimeout = options.idleTimeout ?? 30_000
+    this.#idleTimeout = options.idleTimeout ?? IDLE_TIMEOUT_MS
     this.#bodyAttempts = options.bodyAttempts ?? 4
     this.#where = options.endpoint ? ` at ${options.endpoint}` : ""
     this.description = `s3://${options.bucket}${this.#where}`
-    this.#client = new S3Client({
-      ...(options.endpoint ? { endpoint: options.endpoint } : {}),
-      ...(options.credentials ? { credentials: options.credentials } : {}),
-      region: options.region ?? process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION ?? "us-east-1",
-      forcePathStyle: options.forcePathStyle ?? false,
-      maxAttempts: options.maxAttempts ?? 6,
-      retryMode: "standard",
-      requestHandler: new NodeHttpHandler({
-        connectionTimeout: options.connectionTimeout ?? 5_000,
-        requestTimeout: options.requestTimeout ?? 120_000,
-        throwOnRequestTimeout: true, // else it only logs a warning and waits on
-        socketTimeout: this.#idleTimeout,
-      }),
-      // the default CRC checksums break on non-AWS servers; we send Content-MD5 instead
-      requestChecksumCalculation: "WHEN_REQUIRED",
-      responseChecksumValidation: "WHEN_REQUIRED",
-    })
+    this.#client = s3Client(options)
   }
 
   /**
@@ -100,8 +61,9 @@ export class S3Store implements ObjectStore {
     action: string,
     run: (client: S3Client) => Promise<T>,
     conditional = false,
+    scope = "",
   ): Promise<T> => {
-    await this.#check()
+    await this.#check(scope)
     try {
       return await run(this.#client)
     } catch (error) {
@@ -116,9 +78,17 @@ export class S3Store implements ObjectStore {
   /**
    * Lists one key, once per store: unlike a HEAD (no body), a LIST error names its cause, so a
    * missing bucket, a wrong key and missing credentials are told apart before anything else runs.
+   * It lists under the folder of the first key used (`scope`), so a policy that grants
+   * s3:ListBucket only under the destination's prefix allows it.
    */
-  #check(): Promise<void> {
-    this.#checked ??= this.#client.send(new ListObjectsV2Command({ Bucket: this.#bucket, MaxKeys: 1 })).then(
+  #check(scope: string): Promise<void> {
+    const Prefix = scope.slice(0, scope.lastIndexOf("/") + 1)
+    const probe = new ListObjectsV2Command({
+      Bucket: this.#bucket,
+      MaxKeys: 1,
+      ...(Prefix ? { Prefix } : {}),
+    })
+    this.#checked ??= this.#client.send(probe).then(
       () => undefined,
       (error) => {
         this.#checked = undefined
@@ -150,7 +120,7 @@ export class S3Store implements ObjectStore {
     for (let attempt = 1;; attempt++) {
       let out
       try {
-        out = await this.#send(`read "${key}"`, (c) => c.send(new GetObjectCommand(input)))
+        out = await this.#send(`read "${key}"`, (c) => c.send(new GetObjectCommand(input)), false, key)
       } catch (error) {
         if (isNoSuchKey(error)) return undefined
         throw error
@@ -178,6 +148,8 @@ export class S3Store implements ObjectStore {
       const out = await this.#send(
         `read "${key}"`,
         (c) => c.send(new HeadObjectCommand({ Bucket: this.#bucket, Key: key })),
+        false,
+        key,
       )
       return { size: out.ContentLength ?? 0, etag: bareEtag(out.ETag ?? "") }
     } catch (error) {
@@ -216,7 +188,12 @@ export class S3Store implements ObjectStore {
       ...(options.ifNoneMatch ? { IfNoneMatch: options.ifNoneMatch } : {}),
     }
     const conditional = options.ifMatch !== undefined || options.ifNoneMatch !== undefined
-    const out = await this.#send(`write "${key}"`, (c) => c.send(new PutObjectCommand(input)), conditional)
+    const out = await this.#send(
+      `write "${key}"`,
+      (c) => c.send(new PutObjectCommand(input)),
+      conditional,
+      key,
+    )
     return { etag: bareEtag(out.ETag ?? "") }
   }
 
@@ -224,6 +201,8 @@ export class S3Store implements ObjectStore {
     await this.#send(
       `delete "${key}"`,
       (c) => c.send(new DeleteObjectCommand({ Bucket: this.#bucket, Key: key })),
+      false,
+      key,
     )
   }
 
@@ -232,7 +211,12 @@ export class S3Store implements ObjectStore {
     let token: string | undefined
     do {
       const input = { Bucket: this.#bucket, Prefix: prefix, ...(token ? { ContinuationToken: token } : {}) }
-      const out = await this.#send(`list "${prefix}"`, (c) => c.send(new ListObjectsV2Command(input)))
+      const out = await this.#send(
+        `list "${prefix}"`,
+        (c) => c.send(new ListObjectsV2Command(input)),
+        false,
+        prefix,
+      )
       for (const item of out.Contents ?? []) if (item.Key) keys.push(item.Key)
       token = out.IsTruncated ? out.NextContinuationToken : undefined
     } while (token)
