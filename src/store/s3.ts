@@ -106,7 +106,11 @@ export class S3Store implements ObjectStore {
   async getRange(key: string, start: number, end: number): Promise<Uint8Array> {
     const read = await this.#read(key, `bytes=${start}-${end - 1}`)
     if (!read) {
-      throw new CompactError("INTEGRITY", `Cannot read "${key}" from bucket "${this.#bucket}": it is missing`)
+      // callers HEAD first: a key gone since was replaced or removed by another run meanwhile
+      throw new CompactError(
+        "RETRYABLE",
+        `Cannot read "${key}" from bucket "${this.#bucket}": it disappeared while being read; rerun the range`,
+      )
     }
     return read.bytes
   }
