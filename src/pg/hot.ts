@@ -13,8 +13,9 @@ export type { Sql } from "./connect.ts"
 export { advisoryLock, type Lock } from "./lock.ts"
 
 /**
- * Opens a pool from a URL, or from the standard PG* variables when the URL is undefined. `max` is 1
- * for a COPY stream's own connection (see {@link copyRows}). Throws BAD_INPUT for an invalid URL.
+ * Opens a pool of `max` connections from a URL, or from the standard PG* variables when the URL is
+ * undefined. Throws BAD_INPUT for an invalid URL. Lock sessions (lock.ts) and the COPY stream
+ * ({@link copyRows}) open connections of their own.
  */
 export function openDatabase(url: string | undefined, max = 3): Sql {
   return connect(url, { max }) // max: lock sessions have their own connections; short queries run at once
@@ -82,7 +83,7 @@ export async function hotTip(sql: Sql, blocks: HotTable): Promise<bigint | undef
  * issue #499, fix pending in PR #1016), which would hang the next query on that connection.
  */
 export async function* copyRows(url: string | undefined, query: string): AsyncGenerator<Uint8Array> {
-  const own = openDatabase(url, 1)
+  const own = connect(url, { max: 1, connection: { application_name: "parquet_compact copy" } })
   try {
     yield* copyOut(own, query)
   } finally {
