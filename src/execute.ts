@@ -94,7 +94,7 @@ export async function compactPartition(
       deps.log.info(`Partition ${key}: would ${describe(plan)}`, fields)
       return done("planned", committed, { rows: state.hot.rows, note: describe(plan) })
     }
-    await deps.store.abortIncompleteUploads?.(
+    await deps.store.abortIncompleteUploads(
       partitionFilePrefix(deps.prefix, config.chainId, config.dataset, range),
     )
     for (const k of plan.cleanup) await deps.store.delete(k)
