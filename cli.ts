@@ -7,7 +7,7 @@ import { compact, formatSummary } from "./src/compact.ts"
 import { type Config, requireRange } from "./src/config.ts"
 import { openStore, parseDestination } from "./src/destination.ts"
 import { CompactError } from "./src/errors.ts"
-import { commanderOutput, datasetOptions, EXIT_HELP } from "./src/cli/options.ts"
+import { commanderOutput, datasetOptions, EXIT_HELP, usageMessage } from "./src/cli/options.ts"
 import { type Io, openSession, type Session } from "./src/cli/session.ts"
 import { openDatabase } from "./src/pg/hot.ts"
 import { crashPoint } from "./src/crashpoint.ts"
@@ -22,7 +22,6 @@ function program(session: Session) {
     .configureOutput(commanderOutput(session))
     .description("Compact finalized blockchain data from Postgres hot tables into Parquet in S3 cold storage")
     .version(VERSION, "-V, --version")
-    .showHelpAfterError("(run with --help for usage)")
     .addHelpText("after", EXIT_HELP)
     .exitOverride()
   datasetOptions(
@@ -108,9 +107,9 @@ export async function main(
     return cli.exitCode()
   } catch (error) {
     if (error instanceof CommanderError) {
-      // commander has printed the message; help and version are successes
+      // help and version are successes; a usage error is reported as one line like any failure
       if (error.exitCode === 0) return 0
-      return session.fail(new CompactError("BAD_INPUT", error.message.replace(/^error: /, "")), true)
+      return session.fail(new CompactError("BAD_INPUT", usageMessage(error.message)))
     }
     return session.fail(error)
   }

@@ -60,7 +60,11 @@ function pickNode(doc: unknown, name: string, node: string | undefined): Mapping
   if (Array.isArray(doc)) {
     const nodes = doc.map((item, i) => {
       if (!isMapping(item)) {
-        throw bad(`Cannot use config file "${name}": item ${i + 1} is not a DAG node mapping`)
+        throw bad(
+          `Cannot use config file "${name}": item ${
+            i + 1
+          } is not a DAG node mapping; write each node as "- name: …" with its settings under "config:"`,
+        )
       }
       return item
     })

@@ -51,14 +51,21 @@ export function datasetOptions(command: Command) {
     )
 }
 
-/** Routes commander's own output through the session: usage errors become log lines in JSON mode. */
+/**
+ * Routes commander's own output through the session. Its error messages are not printed here: the
+ * CLI reports them as one line through the session, like every other failure.
+ */
 export function commanderOutput(session: Session) {
-  const { io, logger } = session
+  const { io } = session
   return {
     writeOut: (text: string) => io.out(text.replace(/\n$/, "")),
-    writeErr: (text: string) =>
-      session.format() === "json"
-        ? logger.error(text.trim().replace(/^error: /, ""))
-        : io.err(text.replace(/\n$/, "")),
+    writeErr: (text: string) => io.err(text.replace(/\n$/, "")),
+    outputError: () => {},
   }
+}
+
+/** A commander error message as one line: "error: " dropped, its own line breaks joined. */
+export function usageMessage(message: string): string {
+  const text = message.replace(/^error: /, "").split("\n").map((l) => l.trim()).filter(Boolean).join(" ")
+  return `Cannot parse the arguments: ${text}; run with --help for usage`
 }

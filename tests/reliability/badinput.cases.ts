@@ -232,11 +232,11 @@ export const CLI_CASES: BadInput[] = [
     message: /bad\.yaml/,
   },
   {
-    name: "a config file that is a list",
+    name: "a config file that is a list of numbers",
     args: (c) => cmd(c, {}, "--config", join(c.scratch, "list.yaml")),
     setup: config("list.yaml", "- 1\n- 2\n"),
     exit: 2,
-    message: /expected a mapping/,
+    message: /item 1 is not a DAG node mapping; write each node as/,
   },
   {
     name: "a config file with a bad value",

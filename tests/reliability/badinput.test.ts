@@ -117,10 +117,15 @@ function run(
 }
 
 /** The lines that say what went wrong: not progress, not commander's "(…)" hints. */
+/** The error lines of stderr: JSON log lines of level error (their message), or plain lines that are not progress. */
 function errorLines(stderr: string): string[] {
-  return stderr.split("\n").filter((l) =>
-    l.trim() !== "" && !l.startsWith("(") && !/^(Compacting|Partition) /.test(l)
-  )
+  return stderr.split("\n").flatMap((l) => {
+    if (l.startsWith("{")) {
+      const line = JSON.parse(l) as { level: string; msg: string }
+      return line.level === "error" ? [line.msg] : []
+    }
+    return l.trim() !== "" && !/^(\S+ INFO |Compacting |Partition )/.test(l) ? [l] : []
+  })
 }
 
 const redact = (text: string) =>

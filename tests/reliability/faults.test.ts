@@ -122,7 +122,7 @@ describe("end to end through the proxy (compact --delete-after-compact)", () => 
       })
       assert.equal(run!.code, 1, run!.stderr.join("\n"))
       const last = run!.stderr.at(-1)!
-      assert.match(last, /^parquet_compact: Cannot /)
+      assert.match(last, / ERROR Cannot /)
       assert.doesNotMatch(last, /restore|UnknownError/)
       assert.ok(ms < 60_000, `took ${ms} ms`)
       await assertAllHotOrAllCold(t, total, 999)
