@@ -3,22 +3,16 @@
  * the exit code; everything it does is in src/.
  */
 import { Command, CommanderError, Option } from "@commander-js/extra-typings"
-import { readFile } from "node:fs/promises"
 import { compact, formatSummary } from "./src/compact.ts"
-import {
-  type Config,
-  configFromEnv,
-  mergeLayers,
-  parseConfigFile,
-  type RawConfig,
-  validateConfig,
-} from "./src/config.ts"
+import { type Config, requireRange } from "./src/config.ts"
 import { openStore, parseDestination } from "./src/destination.ts"
-import { CompactError, exitCodeOf } from "./src/errors.ts"
+import { CompactError } from "./src/errors.ts"
+import { type Io, openSession, type Session } from "./src/cli/session.ts"
 import { openDatabase } from "./src/pg/hot.ts"
 import { crashPoint } from "./src/crashpoint.ts"
-import { lineLogger } from "./src/log.ts"
 import { VERSION } from "./src/version.ts"
+
+export type { Io } from "./src/cli/session.ts"
 
 const EXIT_HELP = `
 Exit codes:
@@ -29,11 +23,16 @@ Exit codes:
   4  refused for integrity (gap in hot data, verification mismatch, overlap)
   5  locked by another run`
 
-function program(run: (config: Config) => Promise<number>, env: Record<string, string | undefined>, io: Io) {
+function program(session: Session) {
+  const { io, logger } = session
   const root = new Command("parquet_compact")
     .configureOutput({
       writeOut: (text) => io.out(text.replace(/\n$/, "")),
-      writeErr: (text) => io.err(text.replace(/\n$/, "")),
+      // usage errors: plain text for people, one JSON line for log collectors
+      writeErr: (text) =>
+        session.format() === "json"
+          ? logger.error(text.trim().replace(/^error: /, ""))
+          : io.err(text.replace(/\n$/, "")),
     })
     .description("Compact finalized blockchain data from Postgres hot tables into Parquet in S3 cold storage")
     .version(VERSION, "-V, --version")
@@ -43,7 +42,8 @@ function program(run: (config: Config) => Promise<number>, env: Record<string, s
   root
     .command("compact")
     .description("Compact one chain's dataset over an inclusive block range into Parquet and a manifest")
-    .option("--config <file>", "YAML or JSON config file; may be the DAG node verbatim")
+    .option("--config <file>", "YAML or JSON config file; may be the DAG file verbatim (one node or a list)")
+    .option("--node <name>", "the DAG node to take from a config file that lists several")
     .option("--chain-id <id>", "chain id (S3 layout, finality default, chain_id filter)")
     .option("--dataset <name>", "dataset name: blocks, logs, transactions, …")
     .option("--start-block <n>", "first block of the range (inclusive)")
@@ -72,7 +72,20 @@ function program(run: (config: Config) => Promise<number>, env: Record<string, s
     .option("--s3-force-path-style", "path-style S3 URLs, for non-AWS servers")
     .option("--lock-timeout <seconds>", "how long to wait for the manifest commit lock (default 60)")
     .option("--dry-run", "check finality and completeness and print the plan; write nothing")
-    .option("--json", "print one JSON summary on stdout")
+    .option("--json", "print one JSON summary on stdout (and a JSON result when the run fails)")
+    .option("--auto", "compact the ready partitions up to the final tip (reactive and cron activation)")
+    .option(
+      "--min-blocks <blocks>",
+      "with --auto: do nothing until this many final, uncompacted blocks exist",
+    )
+    .option(
+      "--timeout-seconds <seconds>",
+      "start no new partition after this many seconds (DAG timeout_seconds)",
+    )
+    .addOption(
+      new Option("--log-format <format>", "log lines on stderr (default: human on a terminal, else json)")
+        .choices(["auto", "human", "json"] as const),
+    )
     .addOption(
       new Option("--database-url <url>", "Postgres URL (default DATABASE_URL or PG* variables)").hideHelp(),
     )
@@ -81,38 +94,20 @@ function program(run: (config: Config) => Promise<number>, env: Record<string, s
       `\nEvery flag can also be set as PARQUET_COMPACT_<FLAG> (e.g. PARQUET_COMPACT_CHAIN_ID).${EXIT_HELP}`,
     )
     .action(async (options) => {
-      const { config: file, ...flags } = options
-      const fromFile: RawConfig = file ? parseConfigFile(await readConfigFile(file), file) : {}
-      const config = validateConfig(mergeLayers(fromFile, configFromEnv(env), flags))
-      exitCode = await run(config)
+      const settings = await session.settings(options)
+      // --auto without a range is the run loop's to plan; until it does, the range is required
+      exitCode = await runCompact(requireRange(settings), session)
     })
   let exitCode = 0
   return { root, exitCode: () => exitCode }
 }
 
-async function readConfigFile(path: string): Promise<string> {
-  try {
-    return await readFile(path, "utf8")
-  } catch (cause) {
-    throw new CompactError("BAD_INPUT", `Cannot read config file "${path}": ${(cause as Error).message}`, {
-      cause,
-    })
-  }
-}
-
-/** Where output goes: one line at a time to stdout (`out`) and stderr (`err`). */
-export interface Io {
-  out(line: string): void
-  err(line: string): void
-}
-
 /** Runs a compaction with real Postgres and the configured store; returns the exit code. */
 export async function runCompact(
   config: Config,
-  io: Io,
-  env: Record<string, string | undefined> = {},
+  session: Pick<Session, "io" | "logger" | "env">,
 ): Promise<number> {
-  const log = io.err
+  const { io, logger, env } = session
   const sql = openDatabase(config.databaseUrl)
   const destination = parseDestination(config.dest)
   const store = openStore(destination, config)
@@ -122,11 +117,15 @@ export async function runCompact(
       databaseUrl: config.databaseUrl,
       store,
       prefix: destination.prefix,
-      log: lineLogger(log),
+      log: logger,
       checkpoint: crashPoint(env.PARQUET_COMPACT_TEST_CRASH_AT),
     })
     if (config.json) io.out(JSON.stringify(summary))
-    else log(formatSummary(summary))
+    else {logger.info(formatSummary(summary), {
+        rows: summary.rows,
+        bytes: summary.bytes,
+        seconds: summary.seconds,
+      })}
     return 0
   } finally {
     await sql.end({ timeout: 5 })
@@ -141,29 +140,21 @@ export async function main(
   io: Io = {
     out: (line) => process.stdout.write(line + "\n"),
     err: (line) => process.stderr.write(line + "\n"),
+    isTerminal: process.stderr.isTTY === true,
   },
 ): Promise<number> {
-  const log = io.err
-  const cli = program((config) => runCompact(config, io, env), env, io)
+  const session = openSession(argv, env, io)
+  const cli = program(session)
   try {
     await cli.root.parseAsync(argv, { from: "user" })
     return cli.exitCode()
   } catch (error) {
     if (error instanceof CommanderError) {
       // commander has printed the message; help and version are successes
-      return error.exitCode === 0 ? 0 : 2
+      if (error.exitCode === 0) return 0
+      return session.fail(new CompactError("BAD_INPUT", error.message.replace(/^error: /, "")), true)
     }
-    const code = exitCodeOf(error)
-    const message = error instanceof Error ? error.message : String(error)
-    if (error instanceof CompactError) log(`parquet_compact: ${message}`)
-    else if (code === 1) log(`parquet_compact: Cannot finish the run: ${message}; it is worth retrying`)
-    else {log(
-        `parquet_compact: Cannot finish the run: ${message}; check the connection settings and permissions`,
-      )}
-    if (!(error instanceof CompactError) && error instanceof Error && env.PARQUET_COMPACT_DEBUG) {
-      log(error.stack ?? "")
-    }
-    return code
+    return session.fail(error)
   }
 }
 

@@ -1,81 +1,15 @@
 /**
  * The run's configuration: flags, `PARQUET_COMPACT_*` environment variables and a config file
- * (YAML or JSON, flat or a DAG node with a `config:` section) merged in that order of precedence
+ * (YAML or JSON: flat, one DAG node, or the DAG's list of nodes) merged in that order of precedence
  * over defaults, then validated once by a zod schema. Nothing else in the program reads the
  * environment, except the Postgres and AWS clients for their own standard variables.
  */
-import { parse as parseYaml } from "yaml"
 import { z } from "zod"
 import { CompactError } from "./errors.ts"
+import { envName, flagName, type RawConfig, type SettingKey, SETTINGS } from "./settings.ts"
 
-/** One setting: its camelCase key, and how it is spelled as a flag, in env and in files. */
-interface Setting {
-  readonly key: keyof RawConfig
-  readonly kind: "bigint" | "int" | "bool" | "string"
-}
-
-/** Every setting the job takes, in the order `--help` lists them. */
-export const SETTINGS: readonly Setting[] = [
-  { key: "chainId", kind: "bigint" },
-  { key: "dataset", kind: "string" },
-  { key: "startBlock", kind: "bigint" },
-  { key: "endBlock", kind: "bigint" },
-  { key: "chunkSize", kind: "int" },
-  { key: "partitionSize", kind: "bigint" },
-  { key: "deleteAfterCompact", kind: "bool" },
-  { key: "mergeLate", kind: "bool" },
-  { key: "dest", kind: "string" },
-  { key: "finalityThreshold", kind: "bigint" },
-  { key: "tip", kind: "bigint" },
-  { key: "sourceTable", kind: "string" },
-  { key: "blocksTable", kind: "string" },
-  { key: "blockColumn", kind: "string" },
-  { key: "chainColumn", kind: "string" },
-  { key: "orderBy", kind: "string" },
-  { key: "rowGroupSize", kind: "int" },
-  { key: "databaseUrl", kind: "string" },
-  { key: "s3Endpoint", kind: "string" },
-  { key: "s3Region", kind: "string" },
-  { key: "s3ForcePathStyle", kind: "bool" },
-  { key: "lockTimeout", kind: "int" },
-  { key: "dryRun", kind: "bool" },
-  { key: "json", kind: "bool" },
-]
-
-/** Settings before validation: strings from env and flags, anything from a file. */
-export type RawConfig = Partial<
-  Record<
-    | "chainId"
-    | "dataset"
-    | "startBlock"
-    | "endBlock"
-    | "chunkSize"
-    | "partitionSize"
-    | "deleteAfterCompact"
-    | "mergeLate"
-    | "dest"
-    | "finalityThreshold"
-    | "tip"
-    | "sourceTable"
-    | "blocksTable"
-    | "blockColumn"
-    | "chainColumn"
-    | "orderBy"
-    | "rowGroupSize"
-    | "databaseUrl"
-    | "s3Endpoint"
-    | "s3Region"
-    | "s3ForcePathStyle"
-    | "lockTimeout"
-    | "dryRun"
-    | "json",
-    unknown
-  >
->
-
-const snake = (key: string) => key.replace(/[A-Z]/g, (c) => "_" + c.toLowerCase())
-/** The environment variable of a setting: `chainId` -> `PARQUET_COMPACT_CHAIN_ID`. */
-export const envName = (key: string) => "PARQUET_COMPACT_" + snake(key).toUpperCase()
+export { envName, type RawConfig, type SettingKey, SETTINGS } from "./settings.ts"
+export { parseConfigFile } from "./config-file.ts"
 
 const IDENT = /^[a-z_][a-z0-9_]{0,62}$/
 const identifier = z.string().regex(IDENT, "must be a lower-case SQL identifier like hot_blocks")
@@ -83,10 +17,11 @@ const qualified = z.string().regex(
   /^([a-z_][a-z0-9_]{0,62}\.)?[a-z_][a-z0-9_]{0,62}$/,
   "must be a lower-case table name, optionally schema-qualified, like public.hot_logs",
 )
-const block = z.union([z.bigint(), z.number().int(), z.string().regex(/^\d+$/, "must be a whole number")])
+const whole = z.string().regex(/^\d+$/, "must be a whole number")
+const block = z.union([z.bigint(), z.number().int(), whole])
   .transform((v) => BigInt(v)).pipe(z.bigint().min(0n))
 const count = (min: number, max: number) =>
-  z.union([z.number().int(), z.string().regex(/^\d+$/, "must be a whole number").transform(Number)])
+  z.union([z.bigint().transform(Number), z.number().int(), whole.transform(Number)])
     .pipe(z.number().int().min(min).max(max))
 const bool = z.union([
   z.boolean(),
@@ -96,8 +31,8 @@ const bool = z.union([
 const schema = z.object({
   chainId: block,
   dataset: z.string().regex(/^[a-z][a-z0-9_]{0,62}$/, "must match [a-z][a-z0-9_]* like blocks or logs"),
-  startBlock: block,
-  endBlock: block,
+  startBlock: block.optional(), // inclusive; required unless the run picks its own ranges
+  endBlock: block.optional(), // inclusive
   chunkSize: count(1, 100_000_000).default(10_000),
   partitionSize: block.pipe(z.bigint().min(1n)).optional(),
   deleteAfterCompact: bool.default(false),
@@ -122,87 +57,51 @@ const schema = z.object({
   lockTimeout: count(0, 86_400).default(60), // seconds to wait for the manifest commit lock
   dryRun: bool.default(false),
   json: bool.default(false),
-}).refine((c) => c.startBlock <= c.endBlock, { message: "must not be after end_block", path: ["startBlock"] })
+  auto: bool.default(false), // compact the ready partitions up to the final tip (reactive, cron)
+  minBlocks: block.optional(), // auto: do nothing until this many final, uncompacted blocks exist
+  timeoutSeconds: count(1, 31_536_000).optional(), // start no new partition after this many seconds
+  logFormat: z.enum(["auto", "human", "json"], "must be auto, human or json").default("auto"),
+  concurrency: count(1, 256).default(1), // partitions in flight
+  shardIndex: count(0, 99_999).optional(), // 0-based; with shardCount
+  shardCount: count(1, 100_000).optional(),
+})
 
-/** The validated configuration of one run. */
-export type Config = z.output<typeof schema>
+/**
+ * Validated settings of any command. The block range is optional here: `compact --auto`, `plan`
+ * and `backfill` may pick their own ranges. Block numbers are bigint, counts are numbers.
+ */
+export type Settings = z.output<typeof schema>
 
-/** Reads a config file's text: a flat object of snake_case settings, or a DAG node with `config:`. */
-export function parseConfigFile(text: string, name: string): RawConfig {
-  let doc: unknown
-  try {
-    doc = parseYaml(text)
-  } catch (cause) {
-    throw new CompactError(
-      "BAD_INPUT",
-      `Cannot parse config file "${name}": ${(cause as Error).message.split("\n")[0]}`,
-      {
-        cause,
-      },
-    )
-  }
-  if (typeof doc !== "object" || doc === null || Array.isArray(doc)) {
-    throw new CompactError("BAD_INPUT", `Cannot use config file "${name}": expected a mapping of settings`)
-  }
-  const node = doc as Record<string, unknown>
-  const section = (typeof node.config === "object" && node.config !== null ? node.config : node) as Record<
-    string,
-    unknown
-  >
-  const known = new Map(SETTINGS.map((s) => [snake(s.key), s.key]))
-  const raw: Record<string, unknown> = {}
-  for (const [name_, value] of Object.entries(section)) {
-    const key = known.get(name_)
-    if (key) raw[key] = value
-    else if (section !== node || !DAG_KEYS.has(name_)) {
-      throw new CompactError(
-        "BAD_INPUT",
-        `Cannot use config file "${name}": unknown setting "${name_}"; see parquet_compact compact --help`,
-      )
-    }
-  }
-  if (section !== node) {
-    const strategy = node.update_strategy
-    if (strategy !== undefined && strategy !== "replace") {
-      throw new CompactError(
-        "BAD_INPUT",
-        `Cannot use update_strategy "${
-          String(strategy)
-        }" in "${name}": parquet_compact only replaces partitions`,
-      )
-    }
-    const inputs = node.input_datasets
-    if (Array.isArray(inputs) && typeof inputs[0] === "string" && raw.sourceTable === undefined) {
-      raw.sourceTable = inputs[0]
-    }
-  }
-  return raw as RawConfig
+/** The configuration of one run over an explicit inclusive range (what `compact()` takes). */
+export type Config = Settings & { readonly startBlock: bigint; readonly endBlock: bigint }
+
+/** How {@link validateSettings} treats the block range. */
+export interface RangeRule {
+  /** Whether the range may be left out even without `auto` (plan, backfill). Default false. */
+  readonly optional?: boolean
+  /** Flags that spell startBlock/endBlock for this command, for messages (`--from`, `--to`). */
+  readonly flags?: { readonly startBlock: string; readonly endBlock: string }
 }
 
-/** Top-level keys of a DAG node that are not settings of the job itself. */
-const DAG_KEYS = new Set([
-  "name",
-  "activation",
-  "runtime",
-  "operator",
-  "execution_strategy",
-  "config",
-  "input_datasets",
-  "output_datasets",
-  "update_strategy",
-  "timeout_seconds",
-  "image",
-])
+/** The environment variables AWS Batch and Kubernetes set for array and indexed jobs. */
+export const SHARD_ENV = {
+  index: ["AWS_BATCH_JOB_ARRAY_INDEX", "JOB_COMPLETION_INDEX"],
+  count: ["AWS_BATCH_JOB_ARRAY_SIZE"],
+} as const
 
-/** The settings found in `PARQUET_COMPACT_*` variables (and DATABASE_URL, AWS_ENDPOINT_URL_S3). */
+/** The settings found in `PARQUET_COMPACT_*` variables and the standard ones they default from. */
 export function configFromEnv(env: Record<string, string | undefined>): RawConfig {
   const raw: Record<string, unknown> = {}
   for (const { key } of SETTINGS) {
     const value = env[envName(key)]
     if (value !== undefined && value !== "") raw[key] = value
   }
+  const first = (names: readonly string[]) =>
+    names.map((n) => env[n]).find((v) => v !== undefined && v !== "")
   raw.databaseUrl ??= env.DATABASE_URL || undefined
   raw.s3Endpoint ??= env.AWS_ENDPOINT_URL_S3 || env.AWS_ENDPOINT_URL || undefined
+  raw.shardIndex ??= first(SHARD_ENV.index)
+  raw.shardCount ??= first(SHARD_ENV.count)
   return raw as RawConfig
 }
 
@@ -215,25 +114,75 @@ export function mergeLayers(...layers: RawConfig[]): RawConfig {
   return out as RawConfig
 }
 
-/** Validates merged settings into a {@link Config}; the first problem becomes one BAD_INPUT line. */
-export function validateConfig(raw: RawConfig): Config {
-  const withDefaults = {
+/** One line naming the flag, the variable and the file; never echoes the database URL. */
+function refusal(key: SettingKey, what: string, value: unknown, flag = flagName(key)): CompactError {
+  const shown = key === "databaseUrl" || value === undefined ? "" : ` (got ${JSON.stringify(String(value))})`
+  const standard = key === "shardCount" ? SHARD_ENV.count : key === "shardIndex" ? SHARD_ENV.index : []
+  const where = [flag, envName(key), ...standard, "the config file"]
+  return new CompactError(
+    "BAD_INPUT",
+    `Cannot start: ${flag} ${what}${shown}; set it with ${where.slice(0, -1).join(", ")} or ${where.at(-1)}`,
+  )
+}
+
+/**
+ * Validates merged settings; the first problem becomes one BAD_INPUT line. The range is required
+ * unless `auto` is on or `rule.optional`; a shard index needs a shard count and stays below it.
+ */
+export function validateSettings(raw: RawConfig, rule: RangeRule = {}): Settings {
+  const input: Record<string, unknown> = {
     ...raw,
     sourceTable: raw.sourceTable ?? (raw.dataset ? `hot_${raw.dataset}` : undefined),
   }
-  const result = schema.safeParse(withDefaults)
-  if (result.success) return result.data
-  const issue = result.error.issues[0]!
-  const key = String(issue.path[0] ?? "config")
-  const flag = "--" + snake(key).replaceAll("_", "-")
-  const shown = key === "databaseUrl"
-    ? ""
-    : ` (got ${JSON.stringify(String((withDefaults as Record<string, unknown>)[key] ?? ""))})`
-  const what = (withDefaults as Record<string, unknown>)[key] === undefined ? "is required" : issue.message
-  throw new CompactError(
-    "BAD_INPUT",
-    `Cannot start: ${flag} ${what}${what === "is required" ? "" : shown}; set it with ${flag}, ${
-      envName(key)
-    } or the config file`,
-  )
+  const flag = (key: SettingKey) => (rule.flags as Record<string, string> | undefined)?.[key] ?? flagName(key)
+  const result = schema.safeParse(input)
+  if (!result.success) {
+    const issue = result.error.issues[0]!
+    const key = String(issue.path[0] ?? "config") as SettingKey
+    const value = input[key]
+    throw refusal(key, value === undefined ? "is required" : issue.message, value, flag(key))
+  }
+  const s = result.data
+  if (!s.auto && !rule.optional) {
+    for (const key of ["startBlock", "endBlock"] as const) {
+      if (s[key] === undefined) throw refusal(key, "is required", undefined, flag(key))
+    }
+  }
+  if (s.startBlock !== undefined && s.endBlock !== undefined && s.startBlock > s.endBlock) {
+    throw refusal(
+      "startBlock",
+      `must not be after ${flag("endBlock")} ${s.endBlock}`,
+      s.startBlock,
+      flag("startBlock"),
+    )
+  }
+  if (s.shardIndex !== undefined && s.shardCount === undefined) {
+    throw refusal(
+      "shardCount",
+      `is required with a shard index (from --shard-index, ${envName("shardIndex")}, ${
+        SHARD_ENV.index.join(" or ")
+      })`,
+      undefined,
+    )
+  }
+  if (s.shardCount !== undefined && s.shardIndex === undefined) {
+    throw refusal("shardIndex", `is required with a shard count (${s.shardCount} shards)`, undefined)
+  }
+  if (s.shardIndex !== undefined && s.shardCount !== undefined && s.shardIndex >= s.shardCount) {
+    throw refusal("shardIndex", `must be below the shard count ${s.shardCount}`, s.shardIndex)
+  }
+  return s
+}
+
+/** The settings' explicit range as a {@link Config}; refuses (BAD_INPUT) when it is missing. */
+export function requireRange(settings: Settings, rule: RangeRule = {}): Config {
+  for (const key of ["startBlock", "endBlock"] as const) {
+    if (settings[key] === undefined) throw refusal(key, "is required", undefined, rule.flags?.[key])
+  }
+  return settings as Config
+}
+
+/** Validates settings of a run over an explicit range (required even with `auto`). */
+export function validateConfig(raw: RawConfig): Config {
+  return requireRange(validateSettings(raw))
 }

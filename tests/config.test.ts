@@ -1,6 +1,14 @@
 import { describe, it } from "node:test"
 import assert from "node:assert/strict"
-import { configFromEnv, envName, mergeLayers, parseConfigFile, validateConfig } from "../src/config.ts"
+import {
+  configFromEnv,
+  envName,
+  mergeLayers,
+  parseConfigFile,
+  requireRange,
+  validateConfig,
+  validateSettings,
+} from "../src/config.ts"
 import { parseDestination } from "../src/destination.ts"
 import { CompactError } from "../src/errors.ts"
 
@@ -14,23 +22,6 @@ const base = {
 const badInput = (pattern: RegExp) => (e: unknown) =>
   e instanceof CompactError && e.code === "BAD_INPUT" && pattern.test(e.message) && !e.message.includes("\n")
 
-const DAG_NODE = `
-- name: parquet_compact
-  activation: reactive
-  runtime: ecs_rust
-  operator: parquet_compact
-  execution_strategy: Bulk
-  config:
-    chain_id: 10143
-    dataset: blocks
-    chunk_size: 10000
-    delete_after_compact: true
-  input_datasets: [hot_blocks]
-  output_datasets: [cold_blocks]
-  update_strategy: replace
-  timeout_seconds: 1800
-`.replace(/^- /m, "").replace(/^ {2}/gm, "")
-
 describe("config", () => {
   it("applies defaults and derives the source table from the dataset", () => {
     const c = validateConfig(base)
@@ -41,24 +32,6 @@ describe("config", () => {
     assert.equal(c.blockColumn, "block_number")
     assert.equal(c.deleteAfterCompact, false)
     assert.equal(c.partitionSize, undefined)
-  })
-
-  it("reads the design's DAG node verbatim", () => {
-    const raw = parseConfigFile(DAG_NODE, "dag.yaml")
-    assert.deepEqual(raw, {
-      chainId: 10143,
-      dataset: "blocks",
-      chunkSize: 10000,
-      deleteAfterCompact: true,
-      sourceTable: "hot_blocks",
-    })
-    const c = validateConfig(mergeLayers(raw, { startBlock: "0", endBlock: "9", dest: "file:///tmp/x" }))
-    assert.equal(c.deleteAfterCompact, true)
-  })
-
-  it("takes the first input dataset as the source table", () => {
-    const raw = parseConfigFile(`{"config": {"dataset": "logs"}, "input_datasets": ["raw_logs"]}`, "n.json")
-    assert.equal(raw.sourceTable, "raw_logs")
   })
 
   it("orders precedence flags > environment > file > defaults", () => {
@@ -85,7 +58,20 @@ describe("config", () => {
   const refusals: [string, Record<string, unknown>, RegExp][] = [
     ["a missing chain id", { chainId: undefined }, /--chain-id is required/],
     ["a negative start", { startBlock: "-1" }, /--start-block must be a whole number/],
-    ["start after end", { startBlock: "100" }, /--start-block must not be after end_block/],
+    [
+      "start after end",
+      { startBlock: "100" },
+      /--start-block must not be after --end-block 99 \(got "100"\)/,
+    ],
+    [
+      "a missing end",
+      { endBlock: undefined },
+      /--end-block is required; set it with --end-block, PARQUET_COMPACT_END/,
+    ],
+    ["a bad log format", { logFormat: "xml" }, /--log-format must be auto, human or json \(got "xml"\)/],
+    ["no concurrency", { concurrency: "0" }, /--concurrency .*PARQUET_COMPACT_CONCURRENCY/],
+    ["a zero timeout", { timeoutSeconds: 0 }, /--timeout-seconds .*PARQUET_COMPACT_TIMEOUT_SECONDS/],
+    ["a negative threshold", { auto: "true", minBlocks: "-5" }, /--min-blocks must be a whole number/],
     ["a bad dataset", { dataset: "Blocks!" }, /--dataset must match/],
     [
       "an injected table",
@@ -109,14 +95,72 @@ describe("config", () => {
       (e) => e instanceof CompactError && !e.message.includes("42"),
     )
   })
+})
 
-  it("refuses unknown settings and other update strategies in config files", () => {
-    assert.throws(() => parseConfigFile("chunk_sise: 5", "f.yaml"), badInput(/unknown setting "chunk_sise"/))
-    assert.throws(
-      () => parseConfigFile("config: {dataset: blocks}\nupdate_strategy: append", "f.yaml"),
-      badInput(/update_strategy "append"/),
+describe("new settings", () => {
+  it("defaults auto off, log format auto, one partition in flight, no shards, no deadline", () => {
+    const c = validateConfig(base)
+    assert.deepEqual(
+      [c.auto, c.logFormat, c.concurrency, c.shardIndex, c.shardCount, c.timeoutSeconds, c.minBlocks],
+      [false, "auto", 1, undefined, undefined, undefined, undefined],
     )
-    assert.throws(() => parseConfigFile("[1, 2", "f.yaml"), badInput(/Cannot parse config file "f.yaml"/))
+  })
+
+  it("reads each from flags, PARQUET_COMPACT_* and snake_case file keys", () => {
+    const file = parseConfigFile("min_blocks: 500\nconcurrency: 3\nlog_format: json\nauto: true\n", "f.yaml")
+    const env = configFromEnv({ PARQUET_COMPACT_TIMEOUT_SECONDS: "60", PARQUET_COMPACT_CONCURRENCY: "4" })
+    const s = validateSettings(mergeLayers(base, file, env, { logFormat: "human" }))
+    assert.deepEqual([s.auto, s.minBlocks, s.concurrency, s.timeoutSeconds, s.logFormat], [
+      true,
+      500n,
+      4,
+      60,
+      "human",
+    ])
+  })
+
+  it("makes the range optional with auto or for plan and backfill, naming their flags", () => {
+    const open = { ...base, startBlock: undefined, endBlock: undefined }
+    assert.throws(() => validateSettings(open), badInput(/--start-block is required/))
+    assert.equal(validateSettings({ ...open, auto: "true" }).startBlock, undefined)
+    assert.equal(validateSettings(open, { optional: true }).endBlock, undefined)
+    const fromTo = { flags: { startBlock: "--from", endBlock: "--to" } }
+    assert.throws(() => validateSettings({ ...open, endBlock: "5" }, fromTo), badInput(/--from is required/))
+    assert.throws(
+      () => validateSettings({ ...base, startBlock: "9", endBlock: "5" }, fromTo),
+      badInput(/--from must not be after --to 5/),
+    )
+    assert.throws(() => requireRange(validateSettings({ ...open, auto: true })), badInput(/--start-block/))
+    assert.equal(requireRange(validateSettings({ ...base, auto: true })).endBlock, 99n)
+  })
+
+  it("takes shards from AWS Batch and Kubernetes variables, flags first", () => {
+    const batch = configFromEnv({ AWS_BATCH_JOB_ARRAY_INDEX: "2", AWS_BATCH_JOB_ARRAY_SIZE: "3" })
+    assert.deepEqual([validateSettings({ ...base, ...batch }).shardIndex, batch.shardCount], [2, "3"])
+    const k8s = configFromEnv({ JOB_COMPLETION_INDEX: "1", PARQUET_COMPACT_SHARD_COUNT: "3" })
+    const s = validateSettings({ ...base, ...k8s })
+    assert.deepEqual([s.shardIndex, s.shardCount], [1, 3])
+    const own = configFromEnv({
+      PARQUET_COMPACT_SHARD_INDEX: "0",
+      JOB_COMPLETION_INDEX: "1",
+      AWS_BATCH_JOB_ARRAY_SIZE: "2",
+    })
+    assert.equal(own.shardIndex, "0")
+    assert.equal(validateSettings(mergeLayers(base, own, { shardIndex: "1" })).shardIndex, 1)
+  })
+
+  it("refuses a shard index without a count, naming the variables, and one out of range", () => {
+    assert.throws(
+      () => validateSettings({ ...base, ...configFromEnv({ JOB_COMPLETION_INDEX: "1" }) }),
+      badInput(
+        /--shard-count is required .*JOB_COMPLETION_INDEX.*PARQUET_COMPACT_SHARD_COUNT, AWS_BATCH_JOB_ARRAY_SIZE/,
+      ),
+    )
+    assert.throws(() => validateSettings({ ...base, shardCount: 3 }), badInput(/--shard-index is required/))
+    assert.throws(
+      () => validateSettings({ ...base, shardIndex: "3", shardCount: "3" }),
+      badInput(/--shard-index must be below the shard count 3 \(got "3"\)/),
+    )
   })
 })
 
