@@ -11,6 +11,9 @@ import { type Io, openSession, type Session } from "./src/cli/session.ts"
 import { openDatabase } from "./src/pg/hot.ts"
 import { crashPoint } from "./src/crashpoint.ts"
 import { VERSION } from "./src/version.ts"
+import { runAuto } from "./src/cli/auto.ts"
+import { addBackfillCommand } from "./src/cli/backfill.ts"
+import { addPlanCommand } from "./src/cli/plan.ts"
 
 export type { Io } from "./src/cli/session.ts"
 
@@ -21,9 +24,10 @@ Exit codes:
   2  bad input or config
   3  range not final yet
   4  refused for integrity (gap in hot data, verification mismatch, overlap)
-  5  locked by another run`
+  5  locked by another run
+  143  stopped by SIGTERM (130: SIGINT) before finishing; nothing half-committed, rerun to go on`
 
-function program(session: Session) {
+function program(session: Session, signal?: AbortSignal) {
   const { io, logger } = session
   const root = new Command("parquet_compact")
     .configureOutput({
@@ -82,6 +86,8 @@ function program(session: Session) {
       "--timeout-seconds <seconds>",
       "start no new partition after this many seconds (DAG timeout_seconds)",
     )
+    .option("--timeout <seconds>", "the same as --timeout-seconds")
+    .option("--concurrency <k>", "with --auto: partitions in flight (default 1)")
     .addOption(
       new Option("--log-format <format>", "log lines on stderr (default: human on a terminal, else json)")
         .choices(["auto", "human", "json"] as const),
@@ -93,11 +99,15 @@ function program(session: Session) {
       "after",
       `\nEvery flag can also be set as PARQUET_COMPACT_<FLAG> (e.g. PARQUET_COMPACT_CHAIN_ID).${EXIT_HELP}`,
     )
-    .action(async (options) => {
-      const settings = await session.settings(options)
-      // --auto without a range is the run loop's to plan; until it does, the range is required
-      exitCode = await runCompact(requireRange(settings), session)
+    .action(async ({ timeout, ...options }) => {
+      const startedAt = Date.now()
+      const settings = await session.settings({ timeoutSeconds: timeout, ...options })
+      exitCode = settings.auto
+        ? await runAuto(settings, session, signal, startedAt)
+        : await runCompact(requireRange(settings), session, signal)
     })
+  addPlanCommand(root, session)
+  addBackfillCommand(root, session, signal, (code) => (exitCode = code))
   let exitCode = 0
   return { root, exitCode: () => exitCode }
 }
@@ -106,6 +116,7 @@ function program(session: Session) {
 export async function runCompact(
   config: Config,
   session: Pick<Session, "io" | "logger" | "env">,
+  signal?: AbortSignal,
 ): Promise<number> {
   const { io, logger, env } = session
   const sql = openDatabase(config.databaseUrl)
@@ -119,7 +130,7 @@ export async function runCompact(
       prefix: destination.prefix,
       log: logger,
       checkpoint: crashPoint(env.PARQUET_COMPACT_TEST_CRASH_AT),
-    })
+    }, signal)
     if (config.json) io.out(JSON.stringify(summary))
     else {logger.info(formatSummary(summary), {
         rows: summary.rows,
@@ -133,7 +144,11 @@ export async function runCompact(
   }
 }
 
-/** The entry point: parses argv and env, runs, and returns the exit code (never exits itself). */
+/**
+ * The entry point: parses argv and env, runs, and returns the exit code (never exits itself).
+ * `signal` is aborted with the signal's name (SIGTERM, SIGINT) to stop the run: no new partition
+ * starts and the one in flight stops before its commit; the exit code is then 143 (SIGTERM) or 130.
+ */
 export async function main(
   argv: string[],
   env: Record<string, string | undefined>,
@@ -142,20 +157,45 @@ export async function main(
     err: (line) => process.stderr.write(line + "\n"),
     isTerminal: process.stderr.isTTY === true,
   },
+  signal?: AbortSignal,
 ): Promise<number> {
   const session = openSession(argv, env, io)
-  const cli = program(session)
+  const cli = program(session, signal)
+  const onSignal = () =>
+    session.logger.warn(
+      `Stopping: ${String(signal?.reason)} received; no new partition starts, the one in flight stops ` +
+        "before its commit (or finishes if already committed); send it again to exit at once",
+    )
+  signal?.addEventListener("abort", onSignal, { once: true })
+  // an interrupted run exits 143 whatever stopped it; SIGINT's own code is 130
+  const interrupted = (code: number) => code === 143 && signal?.reason === "SIGINT" ? 130 : code
   try {
     await cli.root.parseAsync(argv, { from: "user" })
-    return cli.exitCode()
+    return interrupted(cli.exitCode())
   } catch (error) {
     if (error instanceof CommanderError) {
       // commander has printed the message; help and version are successes
       if (error.exitCode === 0) return 0
       return session.fail(new CompactError("BAD_INPUT", error.message.replace(/^error: /, "")), true)
     }
-    return session.fail(error)
+    return interrupted(session.fail(error))
+  } finally {
+    signal?.removeEventListener("abort", onSignal)
   }
 }
 
-if (import.meta.main) process.exit(await main(process.argv.slice(2), process.env))
+/** Exit codes for a signal that stops the run (128 + the signal's number). */
+const SIGNAL_EXIT = { SIGINT: 130, SIGTERM: 143 } as const
+
+if (import.meta.main) {
+  // first SIGTERM/SIGINT: stop cleanly (see main); a second one: exit at once, locks go with the sessions
+  const stop = new AbortController()
+  for (const name of ["SIGTERM", "SIGINT"] as const) {
+    process.on(name, () => {
+      if (!stop.signal.aborted) return stop.abort(name)
+      process.stderr.write(`parquet_compact: ${name} received again; exiting at once\n`)
+      process.exit(SIGNAL_EXIT[name])
+    })
+  }
+  process.exit(await main(process.argv.slice(2), process.env, undefined, stop.signal))
+}
