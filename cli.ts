@@ -14,6 +14,8 @@ import { VERSION } from "./src/version.ts"
 import { runAuto } from "./src/cli/auto.ts"
 import { addBackfillCommand } from "./src/cli/backfill.ts"
 import { addPlanCommand } from "./src/cli/plan.ts"
+import { addVerifyCommand } from "./src/cli/verify.ts"
+import { addStatusCommand } from "./src/cli/status.ts"
 
 export type { Io } from "./src/cli/session.ts"
 
@@ -108,6 +110,8 @@ function program(session: Session, signal?: AbortSignal) {
     })
   addPlanCommand(root, session)
   addBackfillCommand(root, session, signal, (code) => (exitCode = code))
+  addVerifyCommand(root, session.env, session.io)
+  addStatusCommand(root, session.env, session.io)
   let exitCode = 0
   return { root, exitCode: () => exitCode }
 }

@@ -105,9 +105,12 @@ export async function compactPartition(
     if (plan.action === "refuse") throw new CompactError("INTEGRITY", plan.reason)
     if (plan.action === "keep") {
       deps.log.info(`Partition ${key}: ${plan.reason}`, fields)
-      const deleted = plan.deleteHot && committed?.source
-        ? await deleteHot(ds, range, lock, committed.source, undefined)
-        : 0
+      let deleted = 0
+      if (plan.deleteHot && committed?.source) {
+        // committed by an earlier run: read it back whole before its rows leave hot storage
+        await verifyPartition(target(ds), committed, new Set(committed.files.map((f) => f.key)))
+        deleted = await deleteHot(ds, range, lock, committed.source, undefined)
+      }
       return done(sameRows(state.hot, committed?.source) ? "unchanged" : "kept", committed, {
         hot_rows_deleted: deleted,
       })
@@ -121,6 +124,14 @@ export async function compactPartition(
     let written
     try {
       written = await writeFiles(ds, range, firstPart, uploaded, options.signal)
+      if (plan.mode !== "new" && !sameRows(written.source, state.hot)) {
+        // the decision to replace or append was made on the rows read before the copy
+        throw new CompactError(
+          "RETRYABLE",
+          `Cannot ${plan.mode} partition ${key}: its hot rows changed while it was being compacted; ` +
+            "nothing was committed, rerun the range",
+        )
+      }
       await step("uploaded")
       const files = append ? [...committed.files, ...written.files] : written.files
       const sameFiles = committed !== undefined && !append && committed.files.length === files.length &&

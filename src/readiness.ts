@@ -168,6 +168,7 @@ export function classify(facts: PartitionFacts, ctx: ReadinessContext): Verdict 
     committed,
     overlapping: facts.overlapping,
     orphans: [],
+    missingFiles: [], // lost files are verify's to find: plan does not read every object
     hot,
     keys: facts.keys,
     schemaHash: ctx.schemaHash,

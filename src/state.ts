@@ -33,6 +33,8 @@ export async function readPartitionState(ds: Dataset, range: BlockRange): Promis
     partitionFilePrefix(deps.prefix, config.chainId, config.dataset, range),
   )
   const orphans = listed.filter((k) => !named.has(k))
+  const present = new Set(listed)
+  const missingFiles = committed?.files.map((f) => f.key).filter((k) => !present.has(k)) ?? []
   const hot = await hotFingerprint(deps.sql, ds.source, range)
   const differs = committed !== undefined && hot.rows > 0 && !sameRows(hot, committed.source) &&
     committed.schema_hash === ds.schema.hash
@@ -46,6 +48,7 @@ export async function readPartitionState(ds: Dataset, range: BlockRange): Promis
     },
     overlapping,
     orphans,
+    missingFiles,
     hot,
     keys: differs ? await compareKeys(ds, range, committed) : undefined,
     schemaHash: ds.schema.hash,

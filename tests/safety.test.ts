@@ -170,6 +170,41 @@ describe("safety of the run loop", () => {
     assert.equal(again.partitions[0]!.action, "kept")
   })
 
+  it("rewrites a committed file lost from the store while hot still holds its rows, else refuses", async () => {
+    const t = await setup()
+    await t.run("blocks", 99)
+    const lost = (await manifest(t.store, "blocks"))!.partitions[0]!.files[0]!.key
+    await t.store.delete(lost)
+    const repaired = await t.run("blocks", 99, { deleteAfterCompact: true })
+    assert.equal(repaired.partitions[0]!.action, "compacted")
+    assert.equal(repaired.partitions[0]!.hot_rows_deleted, 100)
+    const m = await assertConsistent(t.store, "blocks")
+    await t.store.delete(m.partitions[0]!.files[0]!.key)
+    await assert.rejects(
+      t.run("blocks", 99),
+      (e) =>
+        e instanceof CompactError && e.code === "INTEGRITY" &&
+        /names 1 files the store lacks/.test(e.message),
+    )
+  })
+
+  it("does not replace from hot rows that changed between its decision and its copy", async () => {
+    const t = await setup()
+    await t.run("logs", 99)
+    const before = await assertConsistent(t.store, "logs")
+    await t.sql`UPDATE hot_logs SET data = '\xbeef' WHERE block_number = 3` // a repair: replace from hot
+    const vanish = async (step: string) => {
+      if (step === "cleaned") await t.sql`DELETE FROM hot_logs WHERE block_number = 5` // archived rows leave hot
+    }
+    await assert.rejects(
+      t.run("logs", 99, {}, vanish),
+      (e) =>
+        e instanceof CompactError && e.code === "RETRYABLE" &&
+        /changed while it was being compacted/.test(e.message),
+    )
+    assert.deepEqual(await assertConsistent(t.store, "logs"), before) // block 5's rows are still in cold
+  })
+
   it("an unchanged rerun neither copies nor uploads, and deletes the proven rows", async () => {
     const t = await setup()
     await t.run("logs", 99)

@@ -7,7 +7,8 @@
  * 1. Files under the partition's prefix that no manifest names are always removed first.
  * 2. A range that overlaps another committed partition is refused.
  * 3. Not committed yet: write it (after the completeness check).
- * 4. Committed and no hot rows left: nothing to do.
+ * 4. Committed files missing from the store: rewrite them from hot when hot still holds exactly the
+ *    archived rows, else refuse. Committed and no hot rows left: nothing to do.
  * 5. Committed and the hot rows are exactly the archived ones (same fingerprint): keep the files (also
  *    when the table's schema changed since), or re-encode them when only the encoding options
  *    changed; delete the hot rows if asked.
@@ -56,6 +57,8 @@ export interface PartitionState {
   readonly overlapping?: string | undefined
   /** Objects under this partition's file prefix that no manifest names. */
   readonly orphans: readonly string[]
+  /** Files the committed partition names that are not in the store (lost or deleted by hand). */
+  readonly missingFiles: readonly string[]
   readonly hot: HotRows
   /** Only read when committed and the hot rows differ from the archived ones. */
   readonly keys?: KeyComparison | undefined
@@ -113,6 +116,29 @@ export function decidePartition(state: PartitionState, options: DecideOptions): 
       checkComplete: true,
       deleteHot,
       reason: "not compacted yet",
+    }
+  }
+  const lost = state.missingFiles.length
+  if (lost > 0) {
+    if (sameRows(state.hot, committed.source) && committed.schemaHash === state.schemaHash) {
+      return {
+        cleanup,
+        action: "write",
+        mode: "replace",
+        checkComplete: false,
+        deleteHot,
+        reason:
+          `${lost} committed files are missing from the store and hot storage still holds the rows: rewriting`,
+      }
+    }
+    return {
+      cleanup,
+      action: "refuse",
+      reason:
+        `Cannot use ${what}: the manifest names ${lost} files the store lacks (first "${
+          state.missingFiles[0]
+        }") ` +
+        "and hot storage does not hold the archived rows; restore those objects (e.g. from bucket versioning)",
     }
   }
   if (state.hot.rows === 0) {

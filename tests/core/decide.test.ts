@@ -31,6 +31,11 @@ const state: fc.Arbitrary<PartitionState> = fc.record({
   ),
   overlapping: fc.option(fc.constant("5-14"), { nil: undefined }),
   orphans: fc.array(fc.constantFrom("a", "b", "c"), { maxLength: 2 }),
+  missingFiles: fc.oneof(
+    fc.constant([]),
+    fc.constant([]),
+    fc.array(fc.constantFrom("x", "y"), { maxLength: 2 }),
+  ),
   hot,
   keys,
   schemaHash: fc.constantFrom("s1", "s2"),
@@ -116,12 +121,27 @@ describe("decidePartition", () => {
     )
   })
 
+  it("rewrites lost files only from hot rows proven to be the archived ones, and never reports them kept", () => {
+    fc.assert(
+      fc.property(state, options, (s, o) => {
+        fc.pre(s.committed !== undefined && s.overlapping === undefined && s.missingFiles.length > 0)
+        const plan = decidePartition(s, o)
+        assert.notEqual(plan.action, "keep")
+        if (plan.action === "write") {
+          assert.ok(plan.mode === "replace" && sameRows(s.hot, s.committed!.source))
+        }
+      }),
+      RUNS,
+    )
+  })
+
   it("examples", () => {
     const base: PartitionState = {
       range: blockRange(0n, 9n),
       dataset: "logs",
       committed: { rows: 3, schemaHash: "s", source: { rows: 3, fingerprint: "7", encoding: "e" } },
       orphans: [],
+      missingFiles: [],
       hot: { rows: 3, fingerprint: "7" },
       schemaHash: "s",
       encoding: "e",

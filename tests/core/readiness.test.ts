@@ -119,6 +119,7 @@ describe("classify", () => {
           committed: f.committed,
           overlapping: f.overlapping,
           orphans: [],
+          missingFiles: [],
           hot: f.hot!,
           keys: f.keys,
           schemaHash: ctx.schemaHash,
