@@ -13,7 +13,7 @@ import { type BlockRange, blockRange, formatRange } from "./core/range.ts"
 import { partitionsOfShard, type Shard, shardFromSettings } from "./core/shard.ts"
 import { runPartitions } from "./loop.ts"
 import type { Progress } from "./progress.ts"
-import { classify, DEFAULT_PARTITION_SIZE, type Verdict, wholePartitions } from "./readiness.ts"
+import { classify, DEFAULT_PARTITION_SIZE, planWindow, type Verdict } from "./readiness.ts"
 import { buildReport, type RunReport } from "./report.ts"
 
 /** What a many-partition run needs beside its settings and dependencies. */
@@ -38,11 +38,17 @@ export async function backfill(config: Config, deps: Deps, options: ManyOptions)
   const request = blockRange(config.startBlock, config.endBlock)
   const shard = shardFromSettings(config)
   const ds = await openDataset(config, deps)
-  const whole = wholePartitions(request, size)
+  // partitions above the tip's bucket are not enumerated (a far --to must not list millions)
+  const window = planWindow(request, size, ds.tip)
+  const whole = window.partitions
   const mine = partitionsOfShard(whole, size, shard)
   const final = mine.filter((p) => p.last <= ds.finalTip)
   const notFinal = mine.filter((p) => p.last > ds.finalTip).map((p) => notFinalVerdict(ds, p))
-  const span = { first: whole[0]!.first, last: whole.at(-1)!.last }
+  if (window.beyond) notFinal.push(notFinalVerdict(ds, window.beyond))
+  const span = {
+    first: (request.first / size) * size,
+    last: window.beyond?.last ?? whole.at(-1)!.last,
+  }
   deps.log.info(
     `Backfilling ${config.dataset} of chain ${config.chainId}, blocks ${formatRange(span)}` +
       (span.first !== request.first || span.last !== request.last
