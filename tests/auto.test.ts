@@ -151,6 +151,21 @@ describe("compact --auto", () => {
     assert.match(next.report.note!, /51 final blocks are uncompacted, fewer than --min-blocks 100/)
   })
 
+  it("starts no partition after --timeout-seconds; the next run goes on from there", async () => {
+    const t = await setup()
+    const first = await t.auto("--timeout-seconds", "1", "--partition-size", "50")
+    assert.equal(first.code, 0, first.stderr.join("\n"))
+    assert.equal(first.report.stopped_by, "deadline")
+    const started = first.report.counts.compacted ?? 0
+    const left = first.report.counts["not-started"] ?? 0
+    assert.ok(left > 0, JSON.stringify(first.report.counts))
+    assert.equal(started + left, 24) // 0-1199 in partitions of 50 blocks
+    const second = await t.auto("--partition-size", "50")
+    assert.equal(second.code, 0, second.stderr.join("\n"))
+    assert.equal(second.report.counts.compacted, left)
+    assert.equal((await committedKeys(t.store)).length, 24)
+  })
+
   it("with a range ending above the final tip, does the final part and reports the rest", async () => {
     const t = await setup()
     const run = await t.auto("--start-block", "1000", "--end-block", "1999")

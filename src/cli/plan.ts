@@ -102,7 +102,10 @@ export function addPlanCommand(root: Command, session: Session): void {
         .choices(["auto", "human", "json"] as const),
     )
     .addOption(new Option("--database-url <url>", "Postgres URL").hideHelp())
-    .addHelpText("after", "\nExit codes: 0 planned (whatever the verdicts), 1 worth retrying, 2 bad input.")
+    .addHelpText(
+      "after",
+      "\nExit codes: 0 planned (whatever the verdicts), 1 worth retrying, 2 bad input, 3 no tip yet (no block at all).",
+    )
     .action(async (options) => {
       const settings = await session.settings(options, FROM_TO)
       const size = partitionSizeOf(settings)
