@@ -1,6 +1,5 @@
 /**
- * manifest.json on the store: read it (refusing one of another chain or dataset), commit a partition
- * into it atomically (conditional PUT under the per-dataset advisory lock), and read back what was
+ * manifest.json on the store: commit a partition into it atomically (conditional PUT under the per-dataset advisory lock), and read back what was
  * committed before anything is deleted.
  */
 import { createHash } from "node:crypto"
@@ -9,9 +8,7 @@ import { CompactError } from "./errors.ts"
 import {
   emptyManifest,
   findPartition,
-  type Manifest,
   type ManifestPartition,
-  parseManifest,
   putPartition,
   serializeManifest,
   type TableSchema,
@@ -19,40 +16,11 @@ import {
 import { manifestKey } from "./core/naming.ts"
 import { advisoryLock, type Sql } from "./pg/hot.ts"
 import { ConditionFailed, type ObjectStore } from "./store/store.ts"
+import { readManifest } from "./manifest-io.ts"
 import type { Logger } from "./log.ts"
 import { VERSION } from "./version.ts"
 
-/** A manifest as read: parsed, with the ETag to commit against and its exact text. */
-export interface ManifestRead {
-  readonly manifest: Manifest
-  readonly etag: string
-  readonly text: string
-}
-
-/**
- * Reads a dataset's manifest.json, or undefined when there is none. Throws INTEGRITY when it is
- * corrupt or belongs to another chain or dataset (it is left as it is).
- */
-export async function readManifest(
-  store: ObjectStore,
-  prefix: string,
-  chainId: bigint,
-  dataset: string,
-): Promise<ManifestRead | undefined> {
-  const key = manifestKey(prefix, chainId, dataset)
-  const object = await store.get(key)
-  if (!object) return undefined
-  const text = new TextDecoder().decode(object.bytes)
-  const manifest = parseManifest(text)
-  if (manifest.chain_id !== chainId || manifest.dataset !== dataset) {
-    throw new CompactError(
-      "INTEGRITY",
-      `Cannot use "${key}": it is the manifest of chain ${manifest.chain_id} dataset "${manifest.dataset}", ` +
-        `not of chain ${chainId} dataset "${dataset}"; it was left as it is — move it to its own folder`,
-    )
-  }
-  return { manifest, etag: object.etag, text }
-}
+export { type ManifestRead, readManifest } from "./manifest-io.ts"
 
 const COMMIT_ATTEMPTS = 10
 
@@ -76,6 +44,8 @@ export interface ManifestTarget {
 export async function commitPartition(
   target: ManifestTarget,
   partition: ManifestPartition,
+  /** The partition as the run read it under its partition lock (undefined: not committed then). */
+  expected: ManifestPartition | undefined,
 ): Promise<{ staleKeys: string[]; changed: boolean }> {
   const { store, prefix, chainId, dataset } = target
   const name = manifestKey(prefix, chainId, dataset)
@@ -84,6 +54,19 @@ export async function commitPartition(
     for (let attempt = 1;; attempt++) {
       const current = await readManifest(store, prefix, chainId, dataset)
       const base = current?.manifest ?? emptyManifest(chainId, dataset, `parquet_compact ${VERSION}`)
+      const now = findPartition(base, partition.partition_key)
+      const nowText = now === undefined ? "" : serializePartition(now)
+      if (
+        nowText !== (expected === undefined ? "" : serializePartition(expected)) &&
+        nowText !== serializePartition(partition)
+      ) {
+        // another run committed this partition since this one read it: its lock was lost or unavailable
+        throw new CompactError(
+          "LOCKED",
+          `Cannot commit partition ${partition.partition_key} of ${dataset}: another run committed it meanwhile; ` +
+            "nothing of this run was committed, rerun the range",
+        )
+      }
       const { manifest, staleKeys } = putPartition(base, partition, target.schema)
       const text = serializeManifest(manifest)
       if (text === current?.text) return { staleKeys, changed: false }
@@ -145,6 +128,8 @@ export async function verifyPartition(
       if (sha !== file.sha256) throw fail(`"${file.key}" does not have the recorded sha256`)
     }
     const metadata = await parquetMetadataAsync(await objectBuffer(store, file.key)).catch((cause) => {
+      // a read that failed is worth retrying; only bytes that are not a footer are an integrity problem
+      if (cause instanceof CompactError) throw cause
       throw fail(`"${file.key}" has no readable Parquet footer (${(cause as Error).message})`)
     })
     if (metadata.num_rows !== BigInt(file.rows)) {

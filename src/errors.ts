@@ -42,6 +42,41 @@ const S3_BAD_INPUT = new Set([
 ])
 
 /**
+ * Postgres failures that a retry can fix: the connection was refused, reset, closed or timed out,
+ * or the server ended the session (57P01 terminated by an administrator, 57P02/57P03 shutting down
+ * or starting, class 08 connection exceptions). postgres.js reports some of these as a TypeError
+ * from its internals when a closed socket is used (`null is not an object (evaluating 'socket.write')`).
+ */
+const PG_CONNECTION_CODES = new Set([
+  "ECONNRESET",
+  "ECONNREFUSED",
+  "EPIPE",
+  "ETIMEDOUT",
+  "EHOSTUNREACH",
+  "ENETUNREACH",
+  "CONNECTION_CLOSED",
+  "CONNECTION_ENDED",
+  "CONNECTION_DESTROYED",
+  "CONNECT_TIMEOUT",
+  "57P01",
+  "57P02",
+  "57P03",
+  "08000",
+  "08001",
+  "08003",
+  "08004",
+  "08006",
+])
+
+/** Whether an error means the Postgres connection was lost or could not be opened (worth retrying). */
+export function isConnectionLoss(error: unknown): boolean {
+  const code = (error as { code?: unknown })?.code
+  if (typeof code === "string" && PG_CONNECTION_CODES.has(code)) return true
+  return error instanceof TypeError &&
+    /\bnull\b.*\b(write|resume|pause|end|socket)\b|of null/.test(error.message)
+}
+
+/**
  * The exit code for any thrown value: a CompactError's own; a Postgres or S3 error that no retry can
  * fix is 2 (a foreign-key violation on delete is 4); anything else is 1 (worth retrying).
  */

@@ -94,7 +94,7 @@ export async function compactPartition(
       deps.log.info(`Partition ${key}: would ${describe(plan)}`, fields)
       return done("planned", committed, { rows: state.hot.rows, note: describe(plan) })
     }
-    await deps.store.abortIncompleteUploads?.(
+    await deps.store.abortIncompleteUploads(
       partitionFilePrefix(deps.prefix, config.chainId, config.dataset, range),
     )
     for (const k of plan.cleanup) await deps.store.delete(k)
@@ -151,10 +151,18 @@ export async function compactPartition(
       if (options.signal?.aborted) {
         throw new CompactError("INTERRUPTED", `Stopped partition ${key} before committing it`)
       }
-      commit = await commitPartition(target(ds), partition)
+      commit = await commitPartition(target(ds), partition, committed)
     } catch (error) {
-      // not committed: what this run put is named by no manifest, so remove it now (the next run would)
-      await Promise.allSettled([...uploaded].map((k) => deps.store.delete(k)))
+      // Maybe not committed: a commit whose answer was lost, or another run that committed the same
+      // content-addressed names, may name them. Remove only what the manifest read now does not name;
+      // when it cannot be read, leave them to the next run of the partition (it removes them under the lock).
+      const named = await readManifest(deps.store, deps.prefix, config.chainId, config.dataset).then(
+        (m) => new Set(m?.manifest.partitions.flatMap((p) => p.files.map((f) => f.key)) ?? []),
+        () => undefined,
+      )
+      if (named) {
+        await Promise.allSettled([...uploaded].filter((k) => !named.has(k)).map((k) => deps.store.delete(k)))
+      }
       throw error
     }
     await step("committed")

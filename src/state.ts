@@ -79,6 +79,7 @@ async function compareKeys(
     const rows = await parquetReadObjects({
       file: await objectBuffer(ds.deps.store, file.key),
       columns: names,
+      utf8: false, // bytea keys are BYTE_ARRAY without a string type: keep them bytes, as coldKey expects
     })
     for (const row of rows) {
       const k = coldKey(names.map((n) => row[n]))

@@ -1,10 +1,11 @@
 /** The ObjectStore contract, held by the local folder store and by S3 on the real radosgw. */
 import { describe, it } from "node:test"
 import assert from "node:assert/strict"
-import { mkdtemp } from "node:fs/promises"
+import { mkdir, mkdtemp, readdir, writeFile } from "node:fs/promises"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
-import { LocalStore } from "../src/store/local.ts"
+import { CompactError } from "../src/errors.ts"
+import { LocalStore, TEMP_FOLDER } from "../src/store/local.ts"
 import { S3Store } from "../src/store/s3.ts"
 import { ConditionFailed, type ObjectStore } from "../src/store/store.ts"
 import { freshBucket } from "./helpers.ts"
@@ -35,6 +36,7 @@ for (const [name, open] of stores) {
       await store.delete("a/b.txt")
       await store.delete("a/missing.txt")
       assert.deepEqual(await store.list("a/"), ["a/bb/d.txt", "a/c.txt"])
+      assert.equal(await store.abortIncompleteUploads("a/"), 0)
     })
 
     it("honours If-None-Match and If-Match", async () => {
@@ -65,5 +67,93 @@ describe("S3Store multipart", () => {
     assert.match(etag, /-3$/) // a multipart ETag names its part count
     assert.deepEqual((await big.get("big.bin"))?.bytes, body)
     big.close()
+  })
+})
+
+describe("LocalStore temporary files", () => {
+  it("keeps them out of every dataset folder, out of list(), and removes leftovers by prefix", async () => {
+    const root = await mkdtemp(join(tmpdir(), "store-"))
+    const store = new LocalStore(root)
+    await store.put("c/1/logs/logs_0_9_0000.parquet", bytes("data"))
+    // what a put killed before its rename leaves behind, and what versions before TEMP_FOLDER left
+    await mkdir(join(root, TEMP_FOLDER, "c/1/logs"), { recursive: true })
+    await writeFile(join(root, TEMP_FOLDER, "c/1/logs/logs_0_9_0001.parquet~123-abcdef.tmp"), "x")
+    await mkdir(join(root, TEMP_FOLDER, "c/1/blocks"), { recursive: true })
+    await writeFile(join(root, TEMP_FOLDER, "c/1/blocks/blocks_0_9_0000.parquet~123-abcdef.tmp"), "x")
+    await writeFile(join(root, "c/1/logs/logs_0_9_0002.parquet.tmp-77-0a1b2c"), "x")
+    assert.deepEqual(await readdir(join(root, "c/1/logs")), [
+      "logs_0_9_0000.parquet",
+      "logs_0_9_0002.parquet.tmp-77-0a1b2c",
+    ])
+    assert.deepEqual(await store.list(""), ["c/1/logs/logs_0_9_0000.parquet"])
+    assert.deepEqual(await store.list("c/1/logs/"), ["c/1/logs/logs_0_9_0000.parquet"])
+    assert.equal(await store.abortIncompleteUploads("c/1/logs/logs_0_9_"), 2)
+    assert.deepEqual(await readdir(join(root, "c/1/logs")), ["logs_0_9_0000.parquet"])
+    assert.deepEqual(await readdir(join(root, TEMP_FOLDER, "c/1/blocks")), [
+      "blocks_0_9_0000.parquet~123-abcdef.tmp",
+    ])
+    assert.equal(await store.abortIncompleteUploads("c/1/logs/"), 0)
+    await assert.rejects(store.put(`${TEMP_FOLDER}/x`, bytes("x")), /leaves the store folder/)
+  })
+
+  it("leaves no temporary file after puts, conditional or not", async () => {
+    const root = await mkdtemp(join(tmpdir(), "store-"))
+    const store = new LocalStore(root)
+    const first = await store.put("a/m.json", bytes("1"), { ifNoneMatch: "*" })
+    await assert.rejects(store.put("a/m.json", bytes("2"), { ifNoneMatch: "*" }), ConditionFailed)
+    await store.put("a/m.json", bytes("3"), { ifMatch: first.etag })
+    await store.put("a/b/c.bin", bytes("4"))
+    const left: string[] = []
+    const walk = async (dir: string) => {
+      for (const e of await readdir(dir, { withFileTypes: true })) {
+        if (e.isDirectory()) await walk(join(dir, e.name))
+        else left.push(e.name)
+      }
+    }
+    await walk(join(root, TEMP_FOLDER))
+    assert.deepEqual(left, [])
+  })
+
+  it("says BAD_INPUT, naming the folder, when the folder cannot be written", async () => {
+    const root = await mkdtemp(join(tmpdir(), "store-"))
+    await writeFile(join(root, "file"), "not a folder")
+    const store = new LocalStore(join(root, "file", "cold"))
+    const error = await store.put("a/b.bin", bytes("x")).catch((e) => e)
+    assert.ok(error instanceof CompactError, String(error))
+    assert.equal(error.code, "BAD_INPUT")
+    assert.match(
+      error.message,
+      /^Cannot write "a\/b\.bin" in folder ".*\/file\/cold": a part of the path is a file/,
+    )
+  })
+})
+
+describe("S3Store errors", () => {
+  it("names a missing bucket and a wrong secret key as BAD_INPUT", async () => {
+    const env = process.env
+    const base = {
+      endpoint: env.PARQUET_COMPACT_TEST_S3_ENDPOINT!,
+      region: env.PARQUET_COMPACT_TEST_S3_REGION ?? "us-east-1",
+      forcePathStyle: true,
+    }
+    const missing = new S3Store({ ...base, bucket: "no-such-bucket-at-all" })
+    const e1 = await missing.head("x").catch((e) => e)
+    assert.ok(e1 instanceof CompactError && e1.code === "BAD_INPUT", String(e1))
+    assert.match(e1.message, /bucket "no-such-bucket-at-all": it does not exist/)
+    const { bucket } = await freshBucket()
+    const wrong = new S3Store({
+      ...base,
+      bucket,
+      credentials: {
+        accessKeyId: env.PARQUET_COMPACT_TEST_S3_ACCESS_KEY_ID!,
+        secretAccessKey: "not-the-secret",
+      },
+    })
+    const e2 = await wrong.get("x").catch((e) => e)
+    assert.ok(e2 instanceof CompactError && e2.code === "BAD_INPUT", String(e2))
+    assert.match(e2.message, /the S3 secret key or access key id is wrong/)
+    assert.doesNotMatch(e2.message, /not-the-secret/)
+    missing.close()
+    wrong.close()
   })
 })

@@ -3,7 +3,8 @@
  * them with `--shard-index/--shard-count` (or the AWS Batch and Kubernetes indexed-job variables), with
  * a progress bar on a terminal and a report at the end. See src/backfill.ts.
  */
-import { type Command, Option } from "@commander-js/extra-typings"
+import type { Command } from "@commander-js/extra-typings"
+import { datasetOptions } from "./options.ts"
 import { requireRange } from "../config.ts"
 import { backfill } from "../backfill.ts"
 import { printReport, progressFor, withDeps } from "./many.ts"
@@ -12,7 +13,7 @@ import type { Session } from "./session.ts"
 
 /** Exit codes of a many-partition run, for --help. */
 export const MANY_EXIT_HELP = `
-Exit codes (the most severe partition's, in this order: 4, 2, 1, 5, 3):
+For many partitions, the most severe partition's code wins, in this order: 4, 2, 1, 5, 3:
   0    every partition done (compacted, or unchanged and skipped)
   4    a partition was refused for integrity (gap, overlap, late rows, mismatch)
   2    bad input or config
@@ -28,16 +29,14 @@ export function addBackfillCommand(
   signal: AbortSignal | undefined,
   done: (code: number) => void,
 ): void {
-  root
-    .command("backfill")
-    .description(
-      "Compact every whole partition holding blocks --from to --to, --concurrency at a time; a rerun skips " +
-        "committed, unchanged partitions; --shard-index/--shard-count split the work across machines",
-    )
-    .option("--config <file>", "YAML or JSON config file; may be the DAG file verbatim")
-    .option("--node <name>", "the DAG node to take from a config file that lists several")
-    .option("--chain-id <id>", "chain id")
-    .option("--dataset <name>", "dataset name: blocks, logs, …")
+  datasetOptions(
+    root
+      .command("backfill")
+      .description(
+        "Compact every whole partition holding blocks --from to --to, --concurrency at a time; a rerun skips " +
+          "committed, unchanged partitions; --shard-index/--shard-count split the work across machines",
+      ),
+  )
     .option("--from <block>", "first block (rounded down to a partition boundary)")
     .option("--to <block>", "last block (rounded up to a partition boundary)")
     .option("--partition-size <blocks>", "blocks per aligned partition (default 100000)")
@@ -53,26 +52,10 @@ export function addBackfillCommand(
     .option("--timeout-seconds <seconds>", "start no new partition after this many seconds")
     .option("--chunk-size <rows>", "rows per Parquet file (default 10000)")
     .option("--row-group-size <rows>", "rows per row group (default: min(chunk size, 100000))")
-    .option("--dest <url>", "s3://BUCKET/PREFIX or file:///DIR")
     .option("--delete-after-compact", "delete the compacted hot rows once cold storage is verified")
     .option("--merge-late", "add late hot rows of a committed partition to it as new files")
-    .option("--finality-threshold <blocks>", "blocks behind the tip that are final (default: per chain)")
-    .option("--tip <n>", "chain tip to use instead of max(block) of the blocks table")
-    .option("--source-table <table>", "hot table to read (default hot_{dataset})")
-    .option("--blocks-table <table>", "hot blocks table (default hot_blocks)")
-    .option("--block-column <name>", "block number column (default block_number)")
-    .option("--chain-column <name>", "chain id column of multi-chain tables (default chain_id if present)")
     .option("--order-by <columns>", "comma-separated row order (default: the primary key)")
-    .option("--s3-endpoint <url>", "S3 endpoint for non-AWS servers (or AWS_ENDPOINT_URL_S3)")
-    .option("--s3-region <region>", "S3 region (or AWS_REGION)")
-    .option("--s3-force-path-style", "path-style S3 URLs, for non-AWS servers")
     .option("--lock-timeout <seconds>", "how long to wait for the manifest commit lock (default 60)")
-    .option("--json", "print the report as one JSON object on stdout")
-    .addOption(
-      new Option("--log-format <format>", "log lines on stderr (default: human on a terminal, else json)")
-        .choices(["auto", "human", "json"] as const),
-    )
-    .addOption(new Option("--database-url <url>", "Postgres URL").hideHelp())
     .addHelpText("after", MANY_EXIT_HELP)
     .action(async (options) => {
       const startedAt = Date.now()

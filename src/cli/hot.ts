@@ -1,7 +1,7 @@
 /** Opening the hot table a read-only command looks at, with the pool it runs on. */
 import { openHotTable } from "../inspect.ts"
 import { type HotTable, openDatabase, type Sql } from "../pg/hot.ts"
-import type { ReadSettings } from "./options.ts"
+import type { ReadSettings } from "./read-settings.ts"
 
 /** A hot table of a dataset and its pool; `close()` ends the pool. */
 export interface InspectedHot {

@@ -1,101 +1,65 @@
 /**
- * Settings of the read-only commands (`verify`, `status`): the same flags, `PARQUET_COMPACT_*`
- * variables and config file as `compact`, of which these commands take only what they need, validated
- * once here. Settings meant for `compact` alone (start block, chunk size, …) are ignored.
+ * Options shared by the commands that work on one chain's dataset (compact, plan, backfill, verify,
+ * status): where the hot data and cold storage are, the config file, and how output looks. Each
+ * command adds its own options after these; {@link Session.settings} reads them all.
  */
-import { readFile } from "node:fs/promises"
-import { z } from "zod"
-import { configFromEnv, mergeLayers, parseConfigFile, type RawConfig } from "../config.ts"
-import { openStore, parseDestination } from "../destination.ts"
-import { CompactError } from "../errors.ts"
-import type { ObjectStore } from "../store/store.ts"
+import { type Command, Option } from "@commander-js/extra-typings"
+import type { Session } from "./session.ts"
 
-/** Where a command writes: one line at a time to stdout (`out`) and stderr (`err`). */
-export interface CommandIo {
-  out(line: string): void
-  err(line: string): void
+/** The exit code table, for every command's --help. */
+export const EXIT_HELP = `
+Exit codes:
+  0  done, or nothing to do
+  1  failure worth retrying (network, server, conflict)
+  2  bad input or config
+  3  range not final yet
+  4  refused for integrity (gap in hot data, verification mismatch, overlap)
+  5  locked by another run
+  143  stopped by SIGTERM (130: SIGINT) before finishing; nothing half-committed, rerun to go on`
+
+/** Adds the shared options to a new command (typed: its action sees them). */
+export function datasetOptions(command: Command) {
+  // a plain Command, not a generic one: Deno's type checker takes minutes over the generic chain
+  return command
+    .option("--config <file>", "YAML or JSON config file; may be the DAG file verbatim (one node or a list)")
+    .option("--node <name>", "the DAG node to take from a config file that lists several")
+    .option("--chain-id <id>", "chain id (S3 layout, finality default, chain_id filter)")
+    .option("--dataset <name>", "dataset name: blocks, logs, transactions, …")
+    .option("--dest <url>", "s3://BUCKET/PREFIX or file:///DIR")
+    .option("--finality-threshold <blocks>", "blocks behind the tip that are final (default: per chain)")
+    .option("--tip <n>", "chain tip to use instead of max(block) of the blocks table")
+    .option("--source-table <table>", "hot table to read (default: first input dataset, else hot_{dataset})")
+    .option("--blocks-table <table>", "hot blocks table for the tip and completeness (default hot_blocks)")
+    .option("--block-column <name>", "block number column (default block_number)")
+    .option(
+      "--chain-column <name>",
+      "column of multi-chain tables holding the chain id (default chain_id if present)",
+    )
+    .option("--s3-endpoint <url>", "S3 endpoint for non-AWS servers (or AWS_ENDPOINT_URL_S3)")
+    .option("--s3-region <region>", "S3 region (or AWS_REGION)")
+    .option("--s3-force-path-style", "path-style S3 URLs, for non-AWS servers")
+    .option("--json", "print JSON on stdout: the result, and a JSON result when the run fails")
+    .addOption(
+      new Option("--log-format <format>", "log lines on stderr (default: human on a terminal, else json)")
+        .choices(["auto", "human", "json"] as const),
+    )
+    .addOption(
+      new Option("--database-url <url>", "Postgres URL (default DATABASE_URL or PG* variables)").hideHelp(),
+    )
+    .addHelpText(
+      "after",
+      `\nEvery flag can also be set as PARQUET_COMPACT_<FLAG> (e.g. PARQUET_COMPACT_CHAIN_ID).${EXIT_HELP}`,
+    )
 }
 
-const IDENT = /^[a-z_][a-z0-9_]{0,62}$/
-const identifier = z.string().regex(IDENT, "must be a lower-case SQL identifier like block_number")
-const qualified = z.string().regex(
-  /^([a-z_][a-z0-9_]{0,62}\.)?[a-z_][a-z0-9_]{0,62}$/,
-  "must be a lower-case table name, optionally schema-qualified, like public.hot_logs",
-)
-const block = z.union([z.bigint(), z.number().int(), z.string().regex(/^\d+$/, "must be a whole number")])
-  .transform((v) => BigInt(v)).pipe(z.bigint().min(0n))
-const bool = z.union([
-  z.boolean(),
-  z.enum(["true", "false", "1", "0", "yes", "no"]).transform((v) => /^(true|1|yes)$/.test(v)),
-])
-
-const schema = z.object({
-  chainId: block,
-  dataset: z.string().regex(/^[a-z][a-z0-9_]{0,62}$/, "must match [a-z][a-z0-9_]* like blocks or logs")
-    .optional(),
-  dest: z.string().regex(
-    /^(s3:\/\/[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](\/.*)?|file:\/\/\/.+)$/,
-    "must be s3://BUCKET/PREFIX or file:///DIR",
-  ),
-  sourceTable: qualified.optional(),
-  blocksTable: qualified.default("hot_blocks"),
-  blockColumn: identifier.default("block_number"),
-  chainColumn: identifier.optional(),
-  finalityThreshold: block.optional(),
-  databaseUrl: z.string().optional(),
-  s3Endpoint: z.string().url().optional(),
-  s3Region: z.string().optional(),
-  s3ForcePathStyle: bool.default(false),
-  json: bool.default(false),
-})
-
-/** The validated settings of a read-only command. */
-export type ReadSettings = z.output<typeof schema>
-
-/** Flags of a read-only command as commander gives them (camelCase, strings and booleans). */
-export type ReadFlags = { readonly config?: string | undefined } & RawConfig
-
-/** Merges the config file, the environment and the flags (flags win) and validates what is needed. */
-export async function readSettings(
-  flags: ReadFlags,
-  env: Record<string, string | undefined>,
-  command: string,
-): Promise<ReadSettings> {
-  const { config: file, ...given } = flags
-  const fromFile: RawConfig = file ? parseConfigFile(await readConfig(file), file) : {}
-  const raw = mergeLayers(fromFile, configFromEnv(env), given) as Record<string, unknown>
-  const result = schema.safeParse(raw)
-  if (result.success) return result.data
-  const issue = result.error.issues[0]!
-  const key = String(issue.path[0] ?? "config")
-  const snake = key.replace(/[A-Z]/g, (c) => "_" + c.toLowerCase())
-  const flag = "--" + snake.replaceAll("_", "-")
-  const what = raw[key] === undefined ? "is required" : issue.message
-  const shown = raw[key] === undefined || key === "databaseUrl"
-    ? ""
-    : ` (got ${JSON.stringify(String(raw[key]))})`
-  throw new CompactError(
-    "BAD_INPUT",
-    `Cannot start ${command}: ${flag} ${what}${shown}; set it with ${flag}, PARQUET_COMPACT_${snake.toUpperCase()} ` +
-      "or the config file",
-  )
-}
-
-/** Opens the store of `--dest` and returns it with its key prefix. */
-export function openDestination(
-  settings: ReadSettings,
-): { store: ObjectStore; prefix: string; close(): void } {
-  const destination = parseDestination(settings.dest)
-  const store = openStore(destination, settings)
-  return { store, prefix: destination.prefix, close: () => (store as { close?: () => void }).close?.() }
-}
-
-async function readConfig(path: string): Promise<string> {
-  try {
-    return await readFile(path, "utf8")
-  } catch (cause) {
-    throw new CompactError("BAD_INPUT", `Cannot read config file "${path}": ${(cause as Error).message}`, {
-      cause,
-    })
+/** Routes commander's own output through the session: usage errors become log lines in JSON mode. */
+export function commanderOutput(session: Session) {
+  const { io, logger } = session
+  return {
+    writeOut: (text: string) => io.out(text.replace(/\n$/, "")),
+    writeErr: (text: string) =>
+      session.format() === "json"
+        ? logger.error(text.trim().replace(/^error: /, ""))
+        : io.err(text.replace(/\n$/, "")),
   }
 }

@@ -2,7 +2,8 @@
  * The `plan` subcommand: which whole partitions are ready to compact and why the others are not. A
  * table on stdout for people; one JSON object per partition with `--json`. Writes nothing.
  */
-import { type Command, Option } from "@commander-js/extra-typings"
+import type { Command } from "@commander-js/extra-typings"
+import { datasetOptions } from "./options.ts"
 import type { Config, RangeRule } from "../config.ts"
 import { openDataset } from "../dataset.ts"
 import { formatRange } from "../core/range.ts"
@@ -68,40 +69,22 @@ export function formatPlanTable(verdicts: readonly Verdict[]): string {
 
 /** Adds `plan` to the program. */
 export function addPlanCommand(root: Command, session: Session): void {
-  root
-    .command("plan")
-    .description(
-      "List the whole partitions from the first uncompacted block (or --from) to the tip (or --to): " +
-        "ready to compact, or why not (blocks to finality, gap, late rows, locked). Writes nothing",
-    )
-    .option("--config <file>", "YAML or JSON config file; may be the DAG file verbatim")
-    .option("--node <name>", "the DAG node to take from a config file that lists several")
-    .option("--chain-id <id>", "chain id")
-    .option("--dataset <name>", "dataset name: blocks, logs, …")
+  datasetOptions(
+    root
+      .command("plan")
+      .description(
+        "List the whole partitions from the first uncompacted block (or --from) to the tip (or --to): " +
+          "ready to compact, or why not (blocks to finality, gap, late rows, locked). Writes nothing",
+      ),
+  )
     .option("--from <block>", "first block to plan (default: the first uncompacted block)")
     .option("--to <block>", "last block to plan (default: the tip)")
     .option("--partition-size <blocks>", "blocks per aligned partition (default 100000)")
-    .option("--dest <url>", "s3://BUCKET/PREFIX or file:///DIR")
     .option("--delete-after-compact", "count committed, unchanged partitions with hot rows as ready")
     .option("--merge-late", "count committed partitions with late rows as ready (to merge them)")
-    .option("--finality-threshold <blocks>", "blocks behind the tip that are final (default: per chain)")
-    .option("--tip <n>", "chain tip to use instead of max(block) of the blocks table")
-    .option("--source-table <table>", "hot table to read (default hot_{dataset})")
-    .option("--blocks-table <table>", "hot blocks table (default hot_blocks)")
-    .option("--block-column <name>", "block number column (default block_number)")
-    .option("--chain-column <name>", "chain id column of multi-chain tables (default chain_id if present)")
     .option("--order-by <columns>", "comma-separated row order (default: the primary key)")
     .option("--shard-index <i>", "show only the partitions of this shard (0-based)")
     .option("--shard-count <n>", "number of shards")
-    .option("--s3-endpoint <url>", "S3 endpoint for non-AWS servers (or AWS_ENDPOINT_URL_S3)")
-    .option("--s3-region <region>", "S3 region (or AWS_REGION)")
-    .option("--s3-force-path-style", "path-style S3 URLs, for non-AWS servers")
-    .option("--json", "one JSON object per partition on stdout")
-    .addOption(
-      new Option("--log-format <format>", "log lines on stderr (default: human on a terminal, else json)")
-        .choices(["auto", "human", "json"] as const),
-    )
-    .addOption(new Option("--database-url <url>", "Postgres URL").hideHelp())
     .addHelpText(
       "after",
       "\nExit codes: 0 planned (whatever the verdicts), 1 worth retrying, 2 bad input, 3 no tip yet (no block at all).",

@@ -4,11 +4,10 @@
  * result on stdout). Commands in src/cli/ take a {@link Session}; cli.ts creates it.
  */
 import { readFile } from "node:fs/promises"
-import { type RangeRule, type Settings, validateSettings } from "../config.ts"
+import { configFromEnv, mergeLayers, type RangeRule, type Settings, validateSettings } from "../config.ts"
 import { parseConfigFile } from "../config-file.ts"
 import { CompactError, type ErrorCode, EXIT_CODES, exitCodeOf } from "../errors.ts"
 import { createLogger, type LineFormat, type Logger, redactor, resolveFormat } from "../log.ts"
-import { configFromEnv, mergeLayers } from "../config.ts"
 import type { RawConfig } from "../settings.ts"
 
 /** Where output goes: one line at a time to stdout (`out`) and stderr (`err`). */

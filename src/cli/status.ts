@@ -8,7 +8,7 @@ import { probeDatabase } from "../inspect.ts"
 import { openDatabase } from "../pg/hot.ts"
 import { chainStatus, type StatusOptions } from "../status.ts"
 import { DEFAULT_BAR_WIDTH, formatStatus } from "../status-view.ts"
-import { type CommandIo, openDestination, readSettings } from "./options.ts"
+import { type CommandIo, openDestination, readSettings } from "./read-settings.ts"
 
 /** Seconds to wait for Postgres before showing cold storage alone. */
 const PROBE_SECONDS = 10

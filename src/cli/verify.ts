@@ -5,7 +5,7 @@
 import { type Command, Option } from "@commander-js/extra-typings"
 import { CompactError } from "../errors.ts"
 import { openInspectedHotTable } from "./hot.ts"
-import { type CommandIo, openDestination, readSettings } from "./options.ts"
+import { type CommandIo, openDestination, readSettings } from "./read-settings.ts"
 import { formatVerifyReport, problemCounts, verifyDataset } from "../verify.ts"
 
 /** Adds `verify` to the program. */

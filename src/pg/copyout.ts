@@ -13,13 +13,31 @@
  */
 import type { Readable } from "node:stream"
 import type postgres from "postgres"
+import { CompactError, isConnectionLoss } from "../errors.ts"
+
+/** The error a lost COPY connection becomes: RETRYABLE, saying what was and was not done. */
+function copyLost(cause: unknown): CompactError {
+  const code = (cause as { code?: unknown })?.code
+  return new CompactError(
+    "RETRYABLE",
+    `Cannot copy rows from Postgres: the connection was lost${
+      typeof code === "string" ? ` (${code})` : ""
+    }; nothing was committed or deleted, rerun the range`,
+    { cause },
+  )
+}
 
 /**
  * Streams a `COPY … TO STDOUT` statement's bytes; throws the statement's error if it fails.
  * Leaving the loop early drains the rest of the COPY first, so the connection stays usable.
  */
 export async function* copyOut(sql: postgres.Sql, statement: string): AsyncGenerator<Uint8Array> {
-  const stream = (await sql.unsafe(statement).readable()) as unknown as Readable
+  let stream: Readable
+  try {
+    stream = (await sql.unsafe(statement).readable()) as unknown as Readable
+  } catch (error) {
+    throw isConnectionLoss(error) ? copyLost(error) : error
+  }
   let failure: { error: unknown } | undefined
   let ended = false
   let wake: (() => void) | undefined
@@ -43,7 +61,7 @@ export async function* copyOut(sql: postgres.Sql, statement: string): AsyncGener
   stream.on("readable", notify)
   try {
     for (;;) {
-      if (failure) throw failure.error
+      if (failure) throw isConnectionLoss(failure.error) ? copyLost(failure.error) : failure.error
       const parts: Uint8Array[] = []
       for (let chunk = stream.read(); chunk !== null; chunk = stream.read()) parts.push(chunk)
       if (parts.length > 0) {
@@ -67,7 +85,14 @@ export async function* copyOut(sql: postgres.Sql, statement: string): AsyncGener
   }
 }
 
-/** postgres.js' Readable resumes its (possibly paused) socket in `_read()`. */
+/**
+ * postgres.js' Readable resumes its (possibly paused) socket in `_read()`; once the connection is
+ * gone that socket is null and `_read()` throws a TypeError, which must not replace the real error.
+ */
 function resumeSocket(stream: Readable): void {
-  ;(stream as unknown as { _read?: (size: number) => void })._read?.(0)
+  try {
+    ;(stream as unknown as { _read?: (size: number) => void })._read?.(0)
+  } catch {
+    // no socket left to resume
+  }
 }

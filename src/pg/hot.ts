@@ -3,27 +3,22 @@
  * advisory locks and the final delete. Every identifier comes from the catalogue via
  * describeTable() and is quoted; every value is a bound parameter or a validated bigint.
  */
-import postgres from "postgres"
 import { CompactError } from "../errors.ts"
 import type { BlockRange } from "../core/range.ts"
+import { connect, type Sql } from "./connect.ts"
 import { copyOut } from "./copyout.ts"
 import { quoteIdent, quoteQualified, type TableInfo } from "./schema.ts"
 
-/** A postgres.js connection pool. */
-export type Sql = postgres.Sql
+export type { Sql } from "./connect.ts"
+export { advisoryLock, type Lock } from "./lock.ts"
 
 /**
- * Opens a pool from a URL, or from the standard PG* variables when the URL is undefined. `max` is 1
- * for a COPY stream's own connection (see {@link copyRows}).
+ * Opens a pool of `max` connections from a URL, or from the standard PG* variables when the URL is
+ * undefined. Throws BAD_INPUT for an invalid URL. Lock sessions (lock.ts) and the COPY stream
+ * ({@link copyRows}) open connections of their own.
  */
 export function openDatabase(url: string | undefined, max = 3): Sql {
-  const options = {
-    max, // lock sessions and short queries run at once
-    onnotice: () => {},
-    connection: { application_name: "parquet_compact" },
-    idle_timeout: 30,
-  }
-  return url ? postgres(url, options) : postgres(options)
+  return connect(url, { max }) // max: lock sessions have their own connections; short queries run at once
 }
 
 /** Where the rows of one chain live: a table, its block column and, for multi-chain tables, the chain filter. */
@@ -88,7 +83,7 @@ export async function hotTip(sql: Sql, blocks: HotTable): Promise<bigint | undef
  * issue #499, fix pending in PR #1016), which would hang the next query on that connection.
  */
 export async function* copyRows(url: string | undefined, query: string): AsyncGenerator<Uint8Array> {
-  const own = openDatabase(url, 1)
+  const own = connect(url, { max: 1, connection: { application_name: "parquet_compact copy" } })
   try {
     yield* copyOut(own, query)
   } finally {
@@ -142,69 +137,6 @@ export async function deleteRange(
       )
     }
   })
-}
-
-/** A session-level advisory lock held on a reserved connection until released. */
-export interface Lock {
-  /** Throws RETRYABLE unless the lock's session is still the one that took it and still holds it. */
-  assertHeld(): Promise<void>
-  release(): Promise<void>
-}
-
-/**
- * Takes the advisory lock named `name`, polling until `timeoutSeconds` have passed (0: try once).
- * Throws LOCKED when another session holds it. The session opts out of `idle_session_timeout`,
- * since it sits idle while rows are copied and uploaded.
- */
-export async function advisoryLock(sql: Sql, name: string, timeoutSeconds: number): Promise<Lock> {
-  const session = await sql.reserve()
-  const deadline = Date.now() + timeoutSeconds * 1000
-  let pid: number
-  try {
-    await session.unsafe("SET idle_session_timeout = 0").catch(() => {}) // PostgreSQL 14+
-    for (;;) {
-      const [row] = await session`
-        SELECT pg_try_advisory_lock(hashtextextended(${name}, 0)) AS ok, pg_backend_pid() AS pid`
-      if (row?.ok) {
-        pid = row.pid
-        break
-      }
-      if (Date.now() >= deadline) {
-        throw new CompactError(
-          "LOCKED",
-          `Cannot take lock "${name}": another parquet_compact run holds it; retry when it has finished`,
-        )
-      }
-      await new Promise((resolve) => setTimeout(resolve, 200))
-    }
-  } catch (error) {
-    session.release()
-    throw error
-  }
-  return {
-    async assertHeld() {
-      // a dropped connection would be reopened silently as a new backend without the lock
-      const [row] = await session`
-        SELECT pg_backend_pid() = ${pid} AND EXISTS (
-          SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND granted AND pid = pg_backend_pid()
-        ) AS held`.catch(() => [{ held: false }])
-      if (!row?.held) {
-        throw new CompactError(
-          "RETRYABLE",
-          `Cannot go on under lock "${name}": its Postgres session was lost; nothing was deleted, rerun the range`,
-        )
-      }
-    },
-    async release() {
-      try {
-        await session`SELECT pg_advisory_unlock(hashtextextended(${name}, 0))`
-      } catch {
-        // the lock goes with its session; a failed unlock must not hide the run's own outcome
-      } finally {
-        session.release()
-      }
-    },
-  }
 }
 
 /**

@@ -1,11 +1,14 @@
 /**
  * A local folder as an object store (`file:///DIR`), with the same layout and manifest as S3:
- * for ops hosts, the demo and fast tests. Writes go to a temporary file that is then renamed,
- * so a reader never sees half an object.
+ * for ops hosts, the demo and fast tests. A put writes a temporary file in `{root}/.parquet_compact-tmp/`
+ * (outside every dataset prefix, so no reader globbing a dataset folder ever sees one), fsyncs it,
+ * renames or links it into place and fsyncs the folders it touched, so an object a put returned for
+ * survives a power loss: the manifest commit and the hot delete that follow it rely on that.
  */
 import { randomBytes } from "node:crypto"
-import { link, mkdir, open, readdir, rename, rm, stat, unlink, writeFile } from "node:fs/promises"
+import { link, mkdir, open, readdir, rename, rm, stat, unlink } from "node:fs/promises"
 import { dirname, join, relative, resolve, sep } from "node:path"
+import { CompactError } from "../errors.ts"
 import {
   ConditionFailed,
   type ObjectInfo,
@@ -14,11 +17,39 @@ import {
   type StoredObject,
 } from "./store.ts"
 
+/** The folder under the store's root that holds temporary files; never a key's first segment. */
+export const TEMP_FOLDER = ".parquet_compact-tmp"
+/** A temporary file's name: the key's, then `~{pid}-{random}.tmp`. */
+const TEMP_SUFFIX = /~\d+-[0-9a-f]+\.tmp$/
+/** Temporary files of versions before TEMP_FOLDER, which wrote them next to their object. */
+const LEGACY_TEMP = /\.tmp-\d+-[0-9a-f]+$/
+
 /** A version tag from the file's identity, size and change time: new on every rename into place. */
 const etagOf = (s: { ino: bigint; size: bigint; mtimeNs: bigint }) => `${s.ino}-${s.size}-${s.mtimeNs}`
 
-function isMissing(error: unknown): boolean {
-  return (error as { code?: string })?.code === "ENOENT"
+const codeOf = (error: unknown) => (error as { code?: string })?.code
+const isMissing = (error: unknown) => codeOf(error) === "ENOENT"
+
+/** Errors of the folder itself that no retry can fix. */
+const UNUSABLE: Record<string, string> = {
+  EACCES: "permission denied",
+  EPERM: "operation not permitted",
+  EROFS: "the file system is read-only",
+  ENOTDIR: "a part of the path is a file, not a folder",
+  EISDIR: "a folder is in the way of a file",
+  ENAMETOOLONG: "a path is too long",
+}
+
+/** Flushes a folder's entries (new, renamed or removed names) to disk. */
+async function syncFolder(path: string): Promise<void> {
+  const handle = await open(path, "r")
+  try {
+    await handle.sync()
+  } catch (error) {
+    if (codeOf(error) !== "EINVAL") throw error // file systems that cannot sync a folder say EINVAL
+  } finally {
+    await handle.close()
+  }
 }
 
 /**
@@ -36,10 +67,31 @@ export class LocalStore implements ObjectStore {
 
   #path(key: string): string {
     const path = resolve(this.#root, key)
-    if (key.startsWith("/") || !path.startsWith(this.#root + sep)) {
+    if (key.startsWith("/") || !path.startsWith(this.#root + sep) || key.split("/")[0] === TEMP_FOLDER) {
       throw new Error(`Cannot use object key "${key}": it leaves the store folder`)
     }
     return path
+  }
+
+  /** A CompactError for a failure of the folder: BAD_INPUT when no retry can fix it. */
+  #fail(error: unknown, action: string): unknown {
+    const code = codeOf(error)
+    if (code && UNUSABLE[code]) {
+      return new CompactError(
+        "BAD_INPUT",
+        `Cannot ${action} in folder "${this.#root}": ${UNUSABLE[code]} (${code}); ` +
+          "choose a folder this user can write, or fix --dest",
+        { cause: error },
+      )
+    }
+    if (code === "ENOSPC" || code === "EDQUOT") {
+      return new CompactError(
+        "RETRYABLE",
+        `Cannot ${action} in folder "${this.#root}": the disk is full (${code}); free space and rerun`,
+        { cause: error },
+      )
+    }
+    return error
   }
 
   async get(key: string): Promise<StoredObject | undefined> {
@@ -53,12 +105,14 @@ export class LocalStore implements ObjectStore {
       }
     } catch (error) {
       if (isMissing(error)) return undefined
-      throw error
+      throw this.#fail(error, `read "${key}"`)
     }
   }
 
   async getRange(key: string, start: number, end: number): Promise<Uint8Array> {
-    const file = await open(this.#path(key), "r")
+    const file = await open(this.#path(key), "r").catch((error) => {
+      throw this.#fail(error, `read "${key}"`)
+    })
     try {
       const out = new Uint8Array(end - start)
       const { bytesRead } = await file.read(out, 0, out.length, start)
@@ -74,23 +128,34 @@ export class LocalStore implements ObjectStore {
       return { size: Number(info.size), etag: etagOf(info) }
     } catch (error) {
       if (isMissing(error)) return undefined
-      throw error
+      throw this.#fail(error, `read "${key}"`)
     }
   }
 
   async put(key: string, body: Uint8Array, options: PutOptions = {}): Promise<{ etag: string }> {
     const path = this.#path(key)
-    await mkdir(dirname(path), { recursive: true })
-    const temp = `${path}.tmp-${process.pid}-${randomBytes(6).toString("hex")}`
-    await writeFile(temp, body)
+    const temp = join(this.#root, TEMP_FOLDER, `${key}~${process.pid}-${randomBytes(6).toString("hex")}.tmp`)
     try {
+      await mkdir(dirname(temp), { recursive: true })
+      const file = await open(temp, "wx")
+      try {
+        await file.writeFile(body)
+        await file.sync()
+      } finally {
+        await file.close()
+      }
+      const created = await mkdir(dirname(path), { recursive: true })
+      if (created !== undefined) {
+        // new folders are names in their parents: flush each, up to the one that existed before
+        for (let dir = dirname(path); dir.length >= created.length; dir = dirname(dir)) await syncFolder(dir)
+        await syncFolder(dirname(created))
+      }
       if (options.ifNoneMatch === "*") {
         // link() fails if the target exists: an atomic create-only
         await link(temp, path).catch((error) => {
-          if ((error as { code?: string }).code === "EEXIST") throw new ConditionFailed(`"${key}" exists`)
+          if (codeOf(error) === "EEXIST") throw new ConditionFailed(`"${key}" exists`)
           throw error
         })
-        await unlink(temp)
       } else {
         if (options.ifMatch !== undefined) {
           // not atomic across processes; callers also hold the commit lock in Postgres
@@ -99,39 +164,75 @@ export class LocalStore implements ObjectStore {
         }
         await rename(temp, path)
       }
+      await syncFolder(dirname(path))
+      return { etag: etagOf(await stat(path, { bigint: true })) }
+    } catch (error) {
+      throw this.#fail(error, `write "${key}"`)
     } finally {
-      await rm(temp, { force: true })
+      await unlink(temp).catch(() => undefined) // gone after a rename; the link's other name otherwise
     }
-    return { etag: etagOf(await stat(path, { bigint: true })) }
   }
 
   async delete(key: string): Promise<void> {
-    await rm(this.#path(key), { force: true })
+    const path = this.#path(key)
+    try {
+      await unlink(path)
+      await syncFolder(dirname(path)) // a deleted superseded file must not come back after a power loss
+    } catch (error) {
+      if (!isMissing(error)) throw this.#fail(error, `delete "${key}"`)
+    }
   }
 
   async list(prefix: string): Promise<string[]> {
-    const base = this.#path(prefix.includes("/") ? prefix.slice(0, prefix.lastIndexOf("/") + 1) + "x" : "x")
-    const folder = dirname(base)
     const keys: string[] = []
-    const walk = async (dir: string): Promise<void> => {
-      let entries
-      try {
-        entries = await readdir(dir, { withFileTypes: true })
-      } catch (error) {
-        if (isMissing(error)) return
-        throw error
-      }
-      for (const entry of entries) {
-        const full = join(dir, entry.name)
-        if (entry.isDirectory()) await walk(full)
-        else if (!entry.name.includes(".tmp-")) {
-          const key = relative(this.#root, full).split(sep).join("/")
-          if (key.startsWith(prefix)) keys.push(key)
-        }
-      }
-    }
-    await walk(folder)
+    await this.#walk(this.#folderOf(prefix), (full, name) => {
+      const key = relative(this.#root, full).split(sep).join("/")
+      if (key.startsWith(prefix) && !LEGACY_TEMP.test(name)) keys.push(key)
+    })
     return keys.sort()
+  }
+
+  async abortIncompleteUploads(prefix: string): Promise<number> {
+    const temps: string[] = []
+    const tempRoot = join(this.#root, TEMP_FOLDER)
+    await this.#walk(this.#folderOf(prefix, tempRoot), (full) => {
+      const key = relative(tempRoot, full).split(sep).join("/").replace(TEMP_SUFFIX, "")
+      if (key.startsWith(prefix) && TEMP_SUFFIX.test(full)) temps.push(full)
+    }, tempRoot)
+    await this.#walk(this.#folderOf(prefix), (full, name) => {
+      const key = relative(this.#root, full).split(sep).join("/")
+      if (key.startsWith(prefix) && LEGACY_TEMP.test(name)) temps.push(full)
+    })
+    for (const temp of temps) {
+      await rm(temp, { force: true }).catch((error) => {
+        throw this.#fail(error, `remove "${temp}"`)
+      })
+    }
+    return temps.length
+  }
+
+  /** The deepest folder that holds every key with this prefix. */
+  #folderOf(prefix: string, base = this.#root): string {
+    const slash = prefix.lastIndexOf("/")
+    return slash < 0 ? base : join(base, prefix.slice(0, slash))
+  }
+
+  /** Calls `visit` for every file under `dir`, skipping the temp folder unless walking it. */
+  async #walk(dir: string, visit: (full: string, name: string) => void, base = this.#root): Promise<void> {
+    let entries
+    try {
+      entries = await readdir(dir, { withFileTypes: true })
+    } catch (error) {
+      if (isMissing(error)) return
+      throw this.#fail(error, `list "${relative(this.#root, dir)}"`)
+    }
+    for (const entry of entries) {
+      const full = join(dir, entry.name)
+      if (entry.isDirectory()) {
+        if (base === this.#root && dir === this.#root && entry.name === TEMP_FOLDER) continue
+        await this.#walk(full, visit, base)
+      } else visit(full, entry.name)
+    }
   }
 }
 

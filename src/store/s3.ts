@@ -1,193 +1,234 @@
 /**
- * S3 as an object store: the only file that imports the AWS SDK. Credentials come from the
- * SDK's default chain (environment, ECS task role, profiles); they are never printed.
- * Every write carries Content-MD5, which the server verifies; large bodies go multipart.
- * The SDK retries throttling and 5xx answers with exponential backoff (`maxAttempts`).
+ * S3 as an object store: with s3-client.ts and s3-multipart.ts, the only code that imports the AWS SDK. Credentials
+ * come from the SDK's default chain (environment, profiles, ECS task role, instance metadata); they
+ * are never printed. Every write carries Content-MD5, which the server verifies; large bodies go
+ * multipart, several parts at once. The SDK retries throttling, 5xx answers, resets and timeouts
+ * with exponential backoff (`maxAttempts`, standard mode); every request has a connection, response
+ * and idle timeout, so a stalled server cannot hang a run; a GET body that breaks off (reset,
+ * stalled, shorter than its Content-Length) is read again a bounded number of times, then fails
+ * RETRYABLE. Every failure leaves as a CompactError (see s3-errors.ts), apart from ConditionFailed.
  */
 import {
-  AbortMultipartUploadCommand,
-  CompleteMultipartUploadCommand,
-  CreateMultipartUploadCommand,
   DeleteObjectCommand,
   GetObjectCommand,
   HeadObjectCommand,
   ListObjectsV2Command,
   PutObjectCommand,
-  S3Client,
-  UploadPartCommand,
+  type S3Client,
 } from "@aws-sdk/client-s3"
-import { createHash } from "node:crypto"
+import { CompactError } from "../errors.ts"
+import { sleep } from "../deadline.ts"
+import { BodyFault, readBody } from "./body.ts"
+import { IDLE_TIMEOUT_MS, s3Client, type S3Options } from "./s3-client.ts"
+import { httpStatus, isNoSuchKey, s3Failure } from "./s3-errors.ts"
+import { abortUploads, md5Base64, putMultipart } from "./s3-multipart.ts"
 import { bareEtag, ConditionFailed, type ObjectInfo, type ObjectStore, type PutOptions } from "./store.ts"
 
-/** How to reach the bucket; anything left out comes from the SDK's defaults and environment. */
-export interface S3Options {
-  readonly bucket: string
-  readonly endpoint?: string
-  readonly region?: string
-  readonly forcePathStyle?: boolean
-  readonly maxAttempts?: number
-  readonly credentials?: { accessKeyId: string; secretAccessKey: string }
-  /** Bodies larger than this go multipart, in parts of this size (bytes). */
-  readonly multipartThreshold?: number
-}
+export type { S3Options } from "./s3-client.ts"
 
 const MIB = 1024 * 1024
-const md5Base64 = (bytes: Uint8Array) => createHash("md5").update(bytes).digest("base64")
-
-function status(error: unknown): number | undefined {
-  return (error as { $metadata?: { httpStatusCode?: number } })?.$metadata?.httpStatusCode
-}
-
-function isNotFound(error: unknown): boolean {
-  const name = (error as { name?: string })?.name
-  return status(error) === 404 || name === "NoSuchKey" || name === "NotFound"
-}
 
 /** An {@link ObjectStore} over one S3 bucket. */
 export class S3Store implements ObjectStore {
   readonly description: string
   readonly #client: S3Client
   readonly #bucket: string
+  readonly #where: string
+  readonly #threshold: number
   readonly #partSize: number
+  readonly #partConcurrency: number
+  readonly #idleTimeout: number
+  readonly #bodyAttempts: number
+  #checked: Promise<void> | undefined
 
   constructor(options: S3Options) {
     this.#bucket = options.bucket
-    this.#partSize = options.multipartThreshold ?? 64 * MIB
-    this.description = `s3://${options.bucket}` + (options.endpoint ? ` at ${options.endpoint}` : "")
-    this.#client = new S3Client({
-      ...(options.endpoint ? { endpoint: options.endpoint } : {}),
-      ...(options.credentials ? { credentials: options.credentials } : {}),
-      region: options.region ?? process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION ?? "us-east-1",
-      forcePathStyle: options.forcePathStyle ?? false,
-      maxAttempts: options.maxAttempts ?? 6,
-      retryMode: "standard",
-      // the default CRC checksums break on non-AWS servers; we send Content-MD5 instead
-      requestChecksumCalculation: "WHEN_REQUIRED",
-      responseChecksumValidation: "WHEN_REQUIRED",
-    })
+    this.#threshold = options.multipartThreshold ?? 64 * MIB
+    this.#partSize = options.partSize ?? Math.min(16 * MIB, this.#threshold)
+    this.#partConcurrency = options.partConcurrency ?? 4
+    this.#idleTimeout = options.idleTimeout ?? IDLE_TIMEOUT_MS
+    this.#bodyAttempts = options.bodyAttempts ?? 4
+    this.#where = options.endpoint ? ` at ${options.endpoint}` : ""
+    this.description = `s3://${options.bucket}${this.#where}`
+    this.#client = s3Client(options)
   }
 
-  async get(key: string) {
+  /**
+   * Runs one SDK call after the bucket check. Failures leave as CompactErrors naming `action`;
+   * "no such key" leaves as it is (callers turn it into undefined), a failed condition as ConditionFailed.
+   */
+  #send = async <T>(
+    action: string,
+    run: (client: S3Client) => Promise<T>,
+    conditional = false,
+    scope = "",
+  ): Promise<T> => {
+    await this.#check(scope)
     try {
-      const out = await this.#client.send(new GetObjectCommand({ Bucket: this.#bucket, Key: key }))
-      const bytes = await out.Body!.transformToByteArray()
-      return { bytes, etag: bareEtag(out.ETag ?? "") }
+      return await run(this.#client)
     } catch (error) {
-      if (isNotFound(error)) return undefined
-      throw error
+      if (conditional && (httpStatus(error) === 412 || httpStatus(error) === 409)) {
+        throw new ConditionFailed(`Cannot ${action}: it changed`, { cause: error })
+      }
+      if (isNoSuchKey(error)) throw error
+      throw s3Failure(error, action, this.#bucket, this.#where)
     }
   }
 
-  async getRange(key: string, start: number, end: number): Promise<Uint8Array> {
-    const out = await this.#client.send(
-      new GetObjectCommand({ Bucket: this.#bucket, Key: key, Range: `bytes=${start}-${end - 1}` }),
+  /**
+   * Lists one key, once per store: unlike a HEAD (no body), a LIST error names its cause, so a
+   * missing bucket, a wrong key and missing credentials are told apart before anything else runs.
+   * It lists under the folder of the first key used (`scope`), so a policy that grants
+   * s3:ListBucket only under the destination's prefix allows it.
+   */
+  #check(scope: string): Promise<void> {
+    const Prefix = scope.slice(0, scope.lastIndexOf("/") + 1)
+    const probe = new ListObjectsV2Command({
+      Bucket: this.#bucket,
+      MaxKeys: 1,
+      ...(Prefix ? { Prefix } : {}),
+    })
+    this.#checked ??= this.#client.send(probe).then(
+      () => undefined,
+      (error) => {
+        this.#checked = undefined
+        if (httpStatus(error) === 404) Object.assign(error as Error, { name: "NoSuchBucket" })
+        throw s3Failure(error, "list objects", this.#bucket, this.#where)
+      },
     )
-    return await out.Body!.transformToByteArray()
+    return this.#checked
+  }
+
+  async get(key: string) {
+    return await this.#read(key, undefined)
+  }
+
+  async getRange(key: string, start: number, end: number): Promise<Uint8Array> {
+    const read = await this.#read(key, `bytes=${start}-${end - 1}`)
+    if (!read) {
+      // callers HEAD first: a key gone since was replaced or removed by another run meanwhile
+      throw new CompactError(
+        "RETRYABLE",
+        `Cannot read "${key}" from bucket "${this.#bucket}": it disappeared while being read; rerun the range`,
+      )
+    }
+    return read.bytes
+  }
+
+  /** GET with the body read whole; a body that breaks off is read again up to `bodyAttempts` times. */
+  async #read(
+    key: string,
+    range: string | undefined,
+  ): Promise<{ bytes: Uint8Array; etag: string } | undefined> {
+    const input = { Bucket: this.#bucket, Key: key, ...(range ? { Range: range } : {}) }
+    for (let attempt = 1;; attempt++) {
+      let out
+      try {
+        out = await this.#send(`read "${key}"`, (c) => c.send(new GetObjectCommand(input)), false, key)
+      } catch (error) {
+        if (isNoSuchKey(error)) return undefined
+        throw error
+      }
+      try {
+        const bytes = await readBody(out.Body, this.#idleTimeout, out.ContentLength)
+        return { bytes, etag: bareEtag(out.ETag ?? "") }
+      } catch (error) {
+        if (!(error instanceof BodyFault)) throw error
+        if (attempt >= this.#bodyAttempts) {
+          throw new CompactError(
+            "RETRYABLE",
+            `Cannot read "${key}" from bucket "${this.#bucket}": ${error.message}, ${attempt} times in a row; ` +
+              "nothing was changed, it is worth retrying",
+            { cause: error },
+          )
+        }
+        await sleep(100 * 2 ** attempt) // ms
+      }
+    }
   }
 
   async head(key: string): Promise<ObjectInfo | undefined> {
     try {
-      const out = await this.#client.send(new HeadObjectCommand({ Bucket: this.#bucket, Key: key }))
+      const out = await this.#send(
+        `read "${key}"`,
+        (c) => c.send(new HeadObjectCommand({ Bucket: this.#bucket, Key: key })),
+        false,
+        key,
+      )
       return { size: out.ContentLength ?? 0, etag: bareEtag(out.ETag ?? "") }
     } catch (error) {
-      if (isNotFound(error)) return undefined
+      if (isNoSuchKey(error)) return undefined
       throw error
     }
   }
 
   async put(key: string, body: Uint8Array, options: PutOptions = {}): Promise<{ etag: string }> {
-    const conditions = {
+    const contentType = options.contentType ?? "application/octet-stream"
+    if (body.length > this.#threshold) {
+      if (options.ifMatch !== undefined || options.ifNoneMatch) {
+        throw new Error(
+          `Cannot write "${key}" conditionally in parts: it is larger than ${this.#threshold} bytes`,
+        )
+      }
+      await putMultipart(this.#send, {
+        bucket: this.#bucket,
+        key,
+        body,
+        contentType,
+        partSize: this.#partSize,
+        concurrency: this.#partConcurrency,
+      })
+      // radosgw returns an empty ETag from CompleteMultipartUpload; HEAD has it
+      return { etag: (await this.head(key))?.etag ?? "" }
+    }
+    const input = {
+      Bucket: this.#bucket,
+      Key: key,
+      Body: body,
+      ContentMD5: md5Base64(body),
+      ContentType: contentType,
       // radosgw rejects a quoted If-Match ETag with a false 412; AWS accepts both forms
       ...(options.ifMatch !== undefined ? { IfMatch: bareEtag(options.ifMatch) } : {}),
       ...(options.ifNoneMatch ? { IfNoneMatch: options.ifNoneMatch } : {}),
     }
-    try {
-      if (body.length > this.#partSize) return await this.#putMultipart(key, body, options)
-      const out = await this.#client.send(
-        new PutObjectCommand({
-          Bucket: this.#bucket,
-          Key: key,
-          Body: body,
-          ContentMD5: md5Base64(body),
-          ContentType: options.contentType ?? "application/octet-stream",
-          ...conditions,
-        }),
-      )
-      return { etag: bareEtag(out.ETag ?? "") }
-    } catch (error) {
-      const code = status(error)
-      if (code === 412 || code === 409) {
-        throw new ConditionFailed(`Cannot write "${key}": it changed`, { cause: error })
-      }
-      throw error
-    }
-  }
-
-  async #putMultipart(key: string, body: Uint8Array, options: PutOptions): Promise<{ etag: string }> {
-    if (options.ifMatch !== undefined || options.ifNoneMatch) {
-      throw new Error(
-        `Cannot write "${key}" conditionally in parts: it is larger than ${this.#partSize} bytes`,
-      )
-    }
-    const { UploadId } = await this.#client.send(
-      new CreateMultipartUploadCommand({
-        Bucket: this.#bucket,
-        Key: key,
-        ContentType: options.contentType ?? "application/octet-stream",
-      }),
+    const conditional = options.ifMatch !== undefined || options.ifNoneMatch !== undefined
+    const out = await this.#send(
+      `write "${key}"`,
+      (c) => c.send(new PutObjectCommand(input)),
+      conditional,
+      key,
     )
-    try {
-      const parts: { ETag: string; PartNumber: number }[] = []
-      for (let offset = 0, n = 1; offset < body.length; offset += this.#partSize, n++) {
-        const chunk = body.subarray(offset, offset + this.#partSize)
-        const out = await this.#client.send(
-          new UploadPartCommand({
-            Bucket: this.#bucket,
-            Key: key,
-            UploadId,
-            PartNumber: n,
-            Body: chunk,
-            ContentMD5: md5Base64(chunk),
-          }),
-        )
-        parts.push({ ETag: out.ETag ?? "", PartNumber: n })
-      }
-      await this.#client.send(
-        new CompleteMultipartUploadCommand({
-          Bucket: this.#bucket,
-          Key: key,
-          UploadId,
-          MultipartUpload: { Parts: parts },
-        }),
-      )
-    } catch (error) {
-      await this.#client.send(new AbortMultipartUploadCommand({ Bucket: this.#bucket, Key: key, UploadId }))
-        .catch(() => undefined)
-      throw error
-    }
-    // radosgw returns an empty ETag from CompleteMultipartUpload; HEAD has it
-    return { etag: (await this.head(key))?.etag ?? "" }
+    return { etag: bareEtag(out.ETag ?? "") }
   }
 
   async delete(key: string): Promise<void> {
-    await this.#client.send(new DeleteObjectCommand({ Bucket: this.#bucket, Key: key }))
+    await this.#send(
+      `delete "${key}"`,
+      (c) => c.send(new DeleteObjectCommand({ Bucket: this.#bucket, Key: key })),
+      false,
+      key,
+    )
   }
 
   async list(prefix: string): Promise<string[]> {
     const keys: string[] = []
     let token: string | undefined
     do {
-      const out = await this.#client.send(
-        new ListObjectsV2Command({
-          Bucket: this.#bucket,
-          Prefix: prefix,
-          ...(token ? { ContinuationToken: token } : {}),
-        }),
+      const input = { Bucket: this.#bucket, Prefix: prefix, ...(token ? { ContinuationToken: token } : {}) }
+      const out = await this.#send(
+        `list "${prefix}"`,
+        (c) => c.send(new ListObjectsV2Command(input)),
+        false,
+        prefix,
       )
       for (const item of out.Contents ?? []) if (item.Key) keys.push(item.Key)
       token = out.IsTruncated ? out.NextContinuationToken : undefined
     } while (token)
     return keys.sort()
+  }
+
+  async abortIncompleteUploads(prefix: string): Promise<number> {
+    return await abortUploads(this.#send, this.#bucket, prefix, isNoSuchKey)
   }
 
   /** Closes the HTTP connections. */

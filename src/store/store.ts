@@ -23,7 +23,11 @@ export interface PutOptions {
   readonly contentType?: string
 }
 
-/** Thrown by `put` when its condition does not hold (HTTP 412, or 409 for a concurrent write). */
+/**
+ * Thrown by `put` when its condition does not hold (HTTP 412, or 409 for a concurrent write).
+ * Every other failure of a store is a CompactError: BAD_INPUT when no retry can fix it (no bucket,
+ * access denied, wrong keys, no credentials, a folder that cannot be written), else RETRYABLE.
+ */
 export class ConditionFailed extends Error {
   override readonly name = "ConditionFailed"
 }
@@ -39,10 +43,14 @@ export interface ObjectStore {
   /** Writes the whole body, verified by the server (Content-MD5 on S3). */
   put(key: string, body: Uint8Array, options?: PutOptions): Promise<{ etag: string }>
   delete(key: string): Promise<void>
-  /** Every key under a prefix, in lexicographic order. */
+  /** Every key under a prefix, in lexicographic order; never a temporary or incomplete object. */
   list(prefix: string): Promise<string[]>
-  /** Aborts unfinished multipart uploads (or removes leftover temporary files) under a prefix; how many. */
-  abortIncompleteUploads?(prefix: string): Promise<number>
+  /**
+   * Removes what interrupted writes under a prefix left behind (S3: incomplete multipart uploads;
+   * a folder: temporary files) and returns how many. Call it only while no other writer of that
+   * prefix runs (under the partition's lock): it also removes a running writer's upload.
+   */
+  abortIncompleteUploads(prefix: string): Promise<number>
 }
 
 /** Strips the quotes S3 puts around ETags, so ETags compare and send the same everywhere. */

@@ -1,0 +1,196 @@
+/**
+ * S3 faults at the store level: radosgw behind a fault-injecting proxy (tests/reliability/s3proxy.ts),
+ * with short client timeouts. Each fault kind, once, is retried to success; kept up, it ends the call
+ * with RETRYABLE (exit 1) within a time bound: never a hang, never INTEGRITY or advice to restore
+ * the manifest. Multipart uploads abort on failure, and abortIncompleteUploads() finds leftovers.
+ */
+import { after, before, describe, it } from "node:test"
+import assert from "node:assert/strict"
+import { CreateMultipartUploadCommand, ListMultipartUploadsCommand, S3Client } from "@aws-sdk/client-s3"
+import { CompactError, exitCodeOf } from "../../src/errors.ts"
+import { S3Store } from "../../src/store/s3.ts"
+import { testServices } from "../env.ts"
+import { freshBucket } from "../helpers.ts"
+import { faultReport, timed } from "./common.ts"
+import { type Fault, FAULTS, S3Proxy } from "./s3proxy.ts"
+
+const services = testServices()
+let proxy: S3Proxy
+const report = faultReport("faults-store")
+before(async () => {
+  proxy = await S3Proxy.start(services.s3.endpoint)
+})
+after(async () => {
+  await proxy.close()
+  await report.write()
+})
+
+/** A store through the proxy with short timeouts, so a stall costs about a second. */
+function proxiedStore(
+  bucket: string,
+  extra: Partial<ConstructorParameters<typeof S3Store>[0]> = {},
+): S3Store {
+  return new S3Store({
+    bucket,
+    endpoint: proxy.endpoint,
+    region: services.s3.region,
+    forcePathStyle: true,
+    connectionTimeout: 1_000,
+    requestTimeout: 3_000,
+    idleTimeout: 1_000,
+    maxAttempts: 4,
+    ...extra,
+  })
+}
+
+const body = new Uint8Array(200_000).map((_, i) => (i * 31) & 0xff)
+
+describe("S3 faults, one at a time: retried to success", () => {
+  const ops: [string, string, string, (s: S3Store) => Promise<unknown>, (v: unknown) => void][] = [
+    [
+      "get",
+      "GET",
+      "obj.bin",
+      (s) => s.get("f/obj.bin"),
+      (v) => assert.deepEqual((v as { bytes: Uint8Array }).bytes, body),
+    ],
+    [
+      "getRange",
+      "GET",
+      "obj.bin",
+      (s) => s.getRange("f/obj.bin", 1000, 151_000),
+      (v) => assert.deepEqual(v, body.subarray(1000, 151_000)),
+    ],
+    [
+      "head",
+      "HEAD",
+      "obj.bin",
+      (s) => s.head("f/obj.bin"),
+      (v) => assert.equal((v as { size: number }).size, body.length),
+    ],
+    [
+      "put",
+      "PUT",
+      "obj.bin",
+      (s) => s.put("f/obj.bin", body),
+      (v) => assert.ok((v as { etag: string }).etag),
+    ],
+    ["list", "GET", "list-type", (s) => s.list("f/"), (v) => assert.deepEqual(v, ["f/obj.bin"])],
+  ]
+  for (const fault of FAULTS) {
+    it(`${fault}: every operation succeeds after a retry, within 8 s`, async () => {
+      proxy.reset()
+      const { bucket } = await freshBucket()
+      const store = proxiedStore(bucket)
+      await store.put("f/obj.bin", body)
+      for (const [name, method, path, run, check] of ops) {
+        // the answers to HEAD and PUT have no body to stall or cut short
+        if ((fault === "stallBody" || fault === "truncate") && (name === "head" || name === "put")) continue
+        proxy.reset()
+        proxy.script(method, path, [fault])
+        const { value, error, ms } = await timed(() => run(store))
+        const outcome = error === undefined ? "ok after retry" : `failed: ${(error as Error).message}`
+        report.record({ target: `S3 ${name}`, fault, times: "once", outcome, ms, bound_seconds: 8 })
+        assert.equal(error, undefined, `${fault} ${name}: ${(error as Error)?.message}`)
+        check(value)
+        assert.equal(proxy.pending, 0, `${fault} ${name}: the fault was injected`)
+        assert.ok(ms < 8_000, `${fault} ${name} took ${ms} ms`)
+      }
+      store.close()
+    })
+  }
+})
+
+describe("S3 faults that persist: RETRYABLE within a bound", () => {
+  for (const fault of FAULTS) {
+    // a PUT's answer has no body to break off
+    const ops = fault === "stallBody" || fault === "truncate"
+      ? ["get", "getRange"] as const
+      : ["get", "getRange", "put"] as const
+    for (const op of ops) {
+      it(`${fault} on every ${op}: RETRYABLE (exit 1) within 25 s, no advice to restore`, async () => {
+        proxy.reset()
+        const { bucket } = await freshBucket()
+        const store = proxiedStore(bucket)
+        await store.put("f/manifest.json", body)
+        proxy.reset()
+        proxy.script(op === "put" ? "PUT" : "GET", "manifest.json", Array(30).fill(fault))
+        const { error, ms } = await timed<unknown>(() =>
+          op === "get"
+            ? store.get("f/manifest.json")
+            : op === "getRange"
+            ? store.getRange("f/manifest.json", 100, 150_000) // as verification reads footers
+            : store.put("f/manifest.json", body)
+        )
+        const outcome = error instanceof CompactError
+          ? `${error.code} (exit ${exitCodeOf(error)})`
+          : String(error)
+        report.record({ target: `S3 ${op}`, fault, times: "every request", outcome, ms, bound_seconds: 25 })
+        assert.ok(error instanceof CompactError, `${fault} ${op}: ${error}`)
+        assert.equal(error.code, "RETRYABLE", error.message)
+        assert.equal(exitCodeOf(error), 1)
+        assert.doesNotMatch(error.message, /restore|integrity/i)
+        assert.doesNotMatch(error.message, /\n/)
+        assert.ok(ms < 25_000, `${fault} ${op} took ${ms} ms`)
+        store.close()
+      })
+    }
+  }
+})
+
+describe("multipart uploads", () => {
+  it("a part that keeps failing aborts the upload: RETRYABLE, nothing incomplete left", async () => {
+    const { bucket } = await freshBucket()
+    const store = proxiedStore(bucket, { multipartThreshold: 5 * 1024 * 1024, maxAttempts: 2 })
+    const big = new Uint8Array(11 * 1024 * 1024).map((_, i) => i & 0xff)
+    proxy.reset()
+    proxy.script("PUT", "partNumber=2", Array(10).fill("error500" as Fault))
+    const { error, ms } = await timed(() => store.put("m/big.bin", big))
+    const outcome = error instanceof CompactError ? `${error.code}, upload aborted` : String(error)
+    report.record({
+      target: "S3 multipart part 2",
+      fault: "error500",
+      times: "every request",
+      outcome,
+      ms,
+      bound_seconds: 20,
+    })
+    assert.ok(error instanceof CompactError && error.code === "RETRYABLE", String(error))
+    assert.ok(ms < 20_000)
+    assert.equal(await store.head("m/big.bin"), undefined)
+    assert.equal(await store.abortIncompleteUploads("m/"), 0, "the failed upload was aborted already")
+    store.close()
+  })
+
+  it("uploads parts in parallel and survives one fault per part", async () => {
+    const { bucket } = await freshBucket()
+    const store = proxiedStore(bucket, { multipartThreshold: 5 * 1024 * 1024 })
+    const big = new Uint8Array(16 * 1024 * 1024).map((_, i) => (i * 13) & 0xff)
+    proxy.reset()
+    for (const [n, fault] of ["slowdown", "reset", "truncate"].entries()) {
+      proxy.script("PUT", `partNumber=${n + 1}&`, [fault as Fault])
+    }
+    const { etag } = await store.put("m/big.bin", big)
+    assert.match(etag, /-4$/)
+    assert.deepEqual((await store.get("m/big.bin"))?.bytes, big)
+    store.close()
+  })
+
+  it("abortIncompleteUploads aborts the uploads under a prefix only", async () => {
+    const { bucket, store } = await freshBucket()
+    const raw = new S3Client({
+      endpoint: services.s3.endpoint,
+      region: services.s3.region,
+      forcePathStyle: true,
+      credentials: { accessKeyId: services.s3.accessKeyId, secretAccessKey: services.s3.secretAccessKey },
+    })
+    for (const key of ["a/1/x.parquet", "a/1/y.parquet", "a/2/z.parquet"]) {
+      await raw.send(new CreateMultipartUploadCommand({ Bucket: bucket, Key: key }))
+    }
+    assert.equal(await store.abortIncompleteUploads("a/1/"), 2)
+    const left = await raw.send(new ListMultipartUploadsCommand({ Bucket: bucket }))
+    assert.deepEqual(left.Uploads?.map((u) => u.Key), ["a/2/z.parquet"])
+    assert.equal(await store.abortIncompleteUploads("a/1/"), 0)
+    raw.destroy()
+  })
+})
