@@ -13,8 +13,9 @@ import { formatReport, type RunReport } from "../report.ts"
 import type { Session } from "./session.ts"
 
 /**
- * Connections a run of `concurrency` partitions needs at most: per partition its lock session and
- * the manifest commit lock's, plus two for short queries (the COPY streams open their own).
+ * Connections a run of `concurrency` partitions needs from the pool at most: per partition its lock
+ * session and the manifest commit lock's (pooled only when the URL is unknown, i.e. PG* variables;
+ * else they open their own, as the COPY streams do), plus two for short queries.
  */
 export const poolSize = (concurrency: number): number => 2 * concurrency + 2
 
