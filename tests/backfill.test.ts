@@ -224,9 +224,18 @@ describe("backfill", () => {
     assert.deepEqual(await coldRows(t.store, m), hot, "every hot row once in cold storage, no other")
   })
 
-  it("exits 130 on SIGINT, at once on a second signal; a rerun cleans up and completes", async () => {
+  it("exits 130 on SIGINT (so says the report), at once on a second signal; a rerun completes", async () => {
     const t = await setup()
     const args = t.args.map((a) => (a === "1199" ? "399" : a)) // 20 partitions
+    let interrupted = false
+    const once = await runChild(args, {}, (line, kill) => {
+      if (!interrupted && line.includes('"action":"compacted"')) {
+        interrupted = true // one signal only: a second would exit at once, without the report
+        kill("SIGINT")
+      }
+    })
+    assert.equal(once.code, 130, once.stderr.join("\n"))
+    assert.deepEqual([once.report?.exit_code, once.report?.stopped_by], [130, "signal"])
     let sent = 0
     const started = Date.now()
     let stoppedAt = 0

@@ -19,5 +19,5 @@ export async function runAuto(
     session,
     (deps) => autoCompact(settings, deps, { signal, progress: progressFor(session), startedAt }),
   )
-  return printReport(report, settings, session)
+  return printReport(report, settings, session, signal)
 }

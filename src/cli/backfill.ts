@@ -65,6 +65,6 @@ export function addBackfillCommand(
         session,
         (deps) => backfill(config, deps, { signal, progress: progressFor(session), startedAt }),
       )
-      done(printReport(report, config, session))
+      done(printReport(report, config, session, signal))
     })
 }

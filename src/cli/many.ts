@@ -54,8 +54,18 @@ export function progressFor(session: Pick<Session, "io" | "logger" | "format">):
     })
 }
 
-/** Prints the report (one JSON object on stdout with --json, else a summary log line); returns its exit code. */
-export function printReport(report: RunReport, settings: Pick<Settings, "json">, session: Session): number {
+/**
+ * Prints the report (one JSON object on stdout with --json, else a summary log line); returns its exit
+ * code, which is 130 rather than 143 when SIGINT stopped the run.
+ */
+export function printReport(
+  stopped: RunReport,
+  settings: Pick<Settings, "json">,
+  session: Session,
+  signal: AbortSignal | undefined,
+): number {
+  const sigint = stopped.stopped_by === "signal" && signal?.reason === "SIGINT"
+  const report = sigint ? { ...stopped, exit_code: 130 } : stopped
   if (settings.json) session.io.out(JSON.stringify(report))
   else {
     const fields = {
