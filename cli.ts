@@ -12,12 +12,15 @@ import { type Io, openSession, type Session } from "./src/cli/session.ts"
 import { openDatabase } from "./src/pg/hot.ts"
 import { crashPoint } from "./src/crashpoint.ts"
 import { VERSION } from "./src/version.ts"
+import { runAuto } from "./src/cli/auto.ts"
+import { addBackfillCommand } from "./src/cli/backfill.ts"
+import { addPlanCommand } from "./src/cli/plan.ts"
 import { addVerifyCommand } from "./src/cli/verify.ts"
 import { addStatusCommand } from "./src/cli/status.ts"
 
 export type { Io } from "./src/cli/session.ts"
 
-function program(session: Session) {
+function program(session: Session, signal?: AbortSignal) {
   const root = new Command("parquet_compact")
     .configureOutput(commanderOutput(session))
     .description("Compact finalized blockchain data from Postgres hot tables into Parquet in S3 cold storage")
@@ -51,11 +54,17 @@ function program(session: Session) {
       "--timeout-seconds <seconds>",
       "start no new partition after this many seconds (DAG timeout_seconds)",
     )
-    .action(async (options) => {
-      const settings = await session.settings(options)
-      // --auto without a range is the run loop's to plan; until it does, the range is required
-      exitCode = await runCompact(requireRange(settings), session)
+    .option("--timeout <seconds>", "the same as --timeout-seconds")
+    .option("--concurrency <k>", "with --auto: partitions in flight (default 1)")
+    .action(async ({ timeout, ...options }) => {
+      const startedAt = Date.now()
+      const settings = await session.settings({ timeoutSeconds: timeout, ...options })
+      exitCode = settings.auto
+        ? await runAuto(settings, session, signal, startedAt)
+        : await runCompact(requireRange(settings), session, signal)
     })
+  addPlanCommand(root, session)
+  addBackfillCommand(root, session, signal, (code) => (exitCode = code))
   addVerifyCommand(root, session.env, session.io)
   addStatusCommand(root, session.env, session.io)
   let exitCode = 0
@@ -66,6 +75,7 @@ function program(session: Session) {
 export async function runCompact(
   config: Config,
   session: Pick<Session, "io" | "logger" | "env">,
+  signal?: AbortSignal,
 ): Promise<number> {
   const { io, logger } = session
   const sql = openDatabase(config.databaseUrl)
@@ -79,7 +89,7 @@ export async function runCompact(
       prefix: destination.prefix,
       log: logger,
       checkpoint: crashPoint(session.env.PARQUET_COMPACT_TEST_CRASH_AT),
-    })
+    }, signal)
     const { rows, bytes, seconds } = summary
     if (config.json) io.out(JSON.stringify(summary))
     else logger.info(formatSummary(summary), { rows, bytes, seconds })
@@ -90,7 +100,11 @@ export async function runCompact(
   }
 }
 
-/** The entry point: parses argv and env, runs, and returns the exit code (never exits itself). */
+/**
+ * The entry point: parses argv and env, runs, and returns the exit code (never exits itself).
+ * `signal` is aborted with the signal's name (SIGTERM, SIGINT) to stop the run: no new partition
+ * starts and the one in flight stops before its commit; the exit code is then 143 (SIGTERM) or 130.
+ */
 export async function main(
   argv: string[],
   env: Record<string, string | undefined>,
@@ -99,20 +113,45 @@ export async function main(
     err: (line) => process.stderr.write(line + "\n"),
     isTerminal: process.stderr.isTTY === true,
   },
+  signal?: AbortSignal,
 ): Promise<number> {
   const session = openSession(argv, env, io)
-  const cli = program(session)
+  const cli = program(session, signal)
+  const onSignal = () =>
+    session.logger.warn(
+      `Stopping: ${String(signal?.reason)} received; no new partition starts, the one in flight stops ` +
+        "before its commit (or finishes if already committed); send it again to exit at once",
+    )
+  signal?.addEventListener("abort", onSignal, { once: true })
+  // an interrupted run exits 143 whatever stopped it; SIGINT's own code is 130
+  const interrupted = (code: number) => code === 143 && signal?.reason === "SIGINT" ? 130 : code
   try {
     await cli.root.parseAsync(argv, { from: "user" })
-    return cli.exitCode()
+    return interrupted(cli.exitCode())
   } catch (error) {
     if (error instanceof CommanderError) {
       // help and version are successes; a usage error is reported as one line like any failure
       if (error.exitCode === 0) return 0
       return session.fail(new CompactError("BAD_INPUT", usageMessage(error.message)))
     }
-    return session.fail(error)
+    return interrupted(session.fail(error))
+  } finally {
+    signal?.removeEventListener("abort", onSignal)
   }
 }
 
-if (import.meta.main) process.exit(await main(process.argv.slice(2), process.env))
+/** Exit codes for a signal that stops the run (128 + the signal's number). */
+const SIGNAL_EXIT = { SIGINT: 130, SIGTERM: 143 } as const
+
+if (import.meta.main) {
+  // first SIGTERM/SIGINT: stop cleanly (see main); a second one: exit at once, locks go with the sessions
+  const stop = new AbortController()
+  for (const name of ["SIGTERM", "SIGINT"] as const) {
+    process.on(name, () => {
+      if (!stop.signal.aborted) return stop.abort(name)
+      process.stderr.write(`parquet_compact: ${name} received again; exiting at once\n`)
+      process.exit(SIGNAL_EXIT[name])
+    })
+  }
+  process.exit(await main(process.argv.slice(2), process.env, undefined, stop.signal))
+}

@@ -7,6 +7,7 @@ import type { Config } from "./config.ts"
 import { type Deps, openDataset } from "./dataset.ts"
 import { compactPartition, type PartitionSummary } from "./execute.ts"
 import { blockRange, formatRange } from "./core/range.ts"
+import { CompactError } from "./errors.ts"
 import { planCompaction } from "./plan.ts"
 
 export type { Deps } from "./dataset.ts"
@@ -46,7 +47,15 @@ export async function compact(config: Config, deps: Deps, signal?: AbortSignal):
     { chain_id: config.chainId.toString(), dataset: config.dataset },
   )
   const results: PartitionSummary[] = []
-  for (const range of plan.partitions) results.push(await compactPartition(ds, range, { signal }))
+  for (const range of plan.partitions) {
+    if (signal?.aborted) {
+      throw new CompactError(
+        "INTERRUPTED",
+        `Stopped before partition ${formatRange(range)}: a stop signal arrived; rerun to go on`,
+      )
+    }
+    results.push(await compactPartition(ds, range, { signal }))
+  }
   return summarize(config, ds.tip, plan.finalTip, ds.threshold, formatRange(request), results, started)
 }
 

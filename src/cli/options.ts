@@ -14,7 +14,8 @@ Exit codes:
   2  bad input or config
   3  range not final yet
   4  refused for integrity (gap in hot data, verification mismatch, overlap)
-  5  locked by another run`
+  5  locked by another run
+  143  stopped by SIGTERM (130: SIGINT) before finishing; nothing half-committed, rerun to go on`
 
 /** Adds the shared options to a new command (typed: its action sees them). */
 export function datasetOptions(command: Command) {
