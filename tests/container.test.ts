@@ -137,8 +137,8 @@ describe("container image root", () => {
           HOME: "/home/nonroot", // as the Dockerfile's ENV
           NODE_EXTRA_CA_CERTS: "/etc/ssl/certs/ca-certificates.crt",
           DATABASE_URL: db.url,
-          PARQUET_COMPACT_START_BLOCK: "0",
-          PARQUET_COMPACT_END_BLOCK: "199",
+          // activation: reactive is auto mode: the ready whole partitions of this size
+          PARQUET_COMPACT_PARTITION_SIZE: "200",
           AWS_ACCESS_KEY_ID: process.env.AWS_ACCESS_KEY_ID,
           AWS_SECRET_ACCESS_KEY: process.env.AWS_SECRET_ACCESS_KEY,
           AWS_REGION: process.env.AWS_REGION,
