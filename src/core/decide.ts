@@ -89,6 +89,15 @@ export type PartitionPlan =
     }
   )
 
+/**
+ * Whether the committed files hold exactly the rows they were last written from: false after late
+ * rows were merged in (the files then also hold archived rows no longer in hot storage), so such a
+ * partition is never rebuilt from hot alone.
+ */
+export function filesAreSource(committed: { rows: number; source?: HotRows | undefined }): boolean {
+  return committed.source !== undefined && committed.source.rows === committed.rows
+}
+
 /** Whether the hot rows are provably the ones the committed files were made from. */
 export function sameRows(hot: HotRows, source: HotRows | undefined): boolean {
   return source !== undefined && hot.rows === source.rows && hot.fingerprint === source.fingerprint
@@ -120,7 +129,10 @@ export function decidePartition(state: PartitionState, options: DecideOptions): 
   }
   const lost = state.missingFiles.length
   if (lost > 0) {
-    if (sameRows(state.hot, committed.source) && committed.schemaHash === state.schemaHash) {
+    if (
+      sameRows(state.hot, committed.source) && filesAreSource(committed) &&
+      committed.schemaHash === state.schemaHash
+    ) {
       return {
         cleanup,
         action: "write",
@@ -162,6 +174,14 @@ export function decidePartition(state: PartitionState, options: DecideOptions): 
     }
     if (committed.source!.encoding === state.encoding) {
       return { cleanup, action: "keep", deleteHot, reason: "unchanged since it was compacted" }
+    }
+    if (!filesAreSource(committed)) {
+      return {
+        cleanup,
+        action: "keep",
+        deleteHot,
+        reason: "unchanged rows; late rows were merged into its files, which are kept as written",
+      }
     }
     return {
       cleanup,
