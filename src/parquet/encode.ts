@@ -265,7 +265,7 @@ const BLOCK_BYTES = 1 << 23
  * instead of doubling and copying, and joins them once at the end: a file's bytes are allocated
  * about twice (blocks, then the joined copy) rather than up to three times (doubling copies, then a
  * trimmed copy), and a file within the hint (1.1 × the previous one) is not copied at all.
- * ParquetWriter and writeColumn() only append and read `offset`, as with hyparquet-writer's own
+ * ParquetWriter and chunk.ts only append and read `offset`, as with hyparquet-writer's own
  * node.js fileWriter.
  */
 class BlockWriter extends ByteWriter {
