@@ -189,7 +189,7 @@ describe("docs/READING.md recipes", () => {
         assert.equal(run.status, 0, `${name}: ${run.stderr}`)
         shape = JSON.parse(run.stdout)
       }
-      assert.deepEqual(shape, [10, columns.length], name)
+      assert.deepEqual(shape, [10, columns.length], `recipe ${name}`)
     }
   })
 })
