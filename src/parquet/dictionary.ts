@@ -42,39 +42,48 @@ export function buildDictionary(t: LeafType, leaf: Leaf): Dictionary | undefined
   }
   if (!sampleTotal || sampleDistinct / sampleTotal > SAMPLE_REJECTION_RATIO) return undefined
 
+  // The PLAIN bytes, to give up as soon as the dictionary alone passes half of them
+  let count = 0
+  for (let i = 0; i < slots; i++) if (defined(i)) count++
+  const plainBytes = offsets[slots]! - offsets[0]! + count * prefix
   const first: number[] = []
   const indexes = new Int32Array(slots)
-  const head = new Map<number, number>() // hash → first entry with it
-  const next: number[] = [] // entry → next entry with the same hash, or -1
+  const table = slotTable(slots) // open addressing: entry + 1 per hash slot, 0 when empty
+  const mask = table.length - 1
   let dictBytes = 0
-  let totalBytes = 0
-  let count = 0
   for (let i = 0; i < slots; i++) {
     if (!defined(i)) continue
-    count++
     const from = offsets[i]!
     const to = offsets[i + 1]!
-    totalBytes += to - from
-    const h = hash(bytes, from, to)
-    let entry = head.get(h) ?? -1
-    let last = -1
+    let h = hash(bytes, from, to) & mask
+    let entry = table[h]! - 1
     while (entry >= 0 && !equal(bytes, offsets, first[entry]!, from, to)) {
-      last = entry
-      entry = next[entry]!
+      h = (h + 1) & mask
+      entry = table[h]! - 1
     }
     if (entry < 0) {
       entry = first.length
       first.push(i)
-      next.push(-1)
-      dictBytes += to - from
-      if (last >= 0) next[last] = entry
-      else head.set(h, entry)
+      table[h] = entry + 1
+      dictBytes += to - from + prefix
+      if (2 * dictBytes > plainBytes) return undefined
     }
     indexes[i] = entry
   }
   const indexBytes = Math.ceil(count * bitWidth(first.length - 1) / 8)
-  if (2 * (dictBytes + first.length * prefix + indexBytes) > totalBytes + count * prefix) return undefined
+  if (2 * (dictBytes + indexBytes) > plainBytes) return undefined
   return { first, indexes }
+}
+
+/** A zeroed hash table of at least twice `slots` entries (a power of two), reused between chunks. */
+let tableBuffer = new Int32Array(1 << 12)
+function slotTable(slots: number): Int32Array {
+  let size = 1 << 12
+  while (size < 2 * slots) size *= 2
+  if (tableBuffer.length < size) tableBuffer = new Int32Array(size)
+  const table = tableBuffer.subarray(0, size)
+  table.fill(0)
+  return table
 }
 
 /** FNV-1a of bytes[from, to). */

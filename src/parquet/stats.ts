@@ -64,10 +64,12 @@ function comparator(
     case "INT32":
       return (i, j) => view.getInt32(offsets[i]!, true) - view.getInt32(offsets[j]!, true)
     case "INT64":
+      // high words signed, then low words unsigned: no BigInt per comparison (each is a heap object)
       return (i, j) => {
-        const a = view.getBigInt64(offsets[i]!, true)
-        const b = view.getBigInt64(offsets[j]!, true)
-        return a < b ? -1 : a > b ? 1 : 0
+        const a = offsets[i]!
+        const b = offsets[j]!
+        const d = view.getInt32(a + 4, true) - view.getInt32(b + 4, true)
+        return d !== 0 ? d : view.getUint32(a, true) - view.getUint32(b, true)
       }
     case "FLOAT":
     case "DOUBLE":
@@ -88,7 +90,13 @@ function comparator(
           return compareBytes(bytes, a + 1, offsets[i + 1]!, b + 1, offsets[j + 1]!)
         }
       }
-      return (i, j) => compareBytes(bytes, offsets[i]!, offsets[i + 1]!, offsets[j]!, offsets[j + 1]!)
+      return (i, j) => {
+        const a = offsets[i]!
+        const b = offsets[j]!
+        // the first byte decides nearly always for hashes and addresses
+        const d = a < offsets[i + 1]! && b < offsets[j + 1]! ? bytes[a]! - bytes[b]! : 0
+        return d !== 0 ? d : compareBytes(bytes, a, offsets[i + 1]!, b, offsets[j + 1]!)
+      }
   }
 }
 
