@@ -14,7 +14,14 @@ import type { ColumnBatch } from "../src/pg/batch.ts"
 import type { ColumnSpec } from "../src/pg/schema.ts"
 import { type EncodedFile, type EncodeOptions, encodeParquetFiles } from "../src/parquet/encode.ts"
 import { CREATED_BY, VERSION } from "../src/version.ts"
-import { col } from "./identity.fixture.ts"
+import { packLists } from "../src/parquet/packed.ts"
+import {
+  col,
+  IDENTITY_COLUMNS,
+  IDENTITY_OPTIONS,
+  identityBatches,
+  identityColumns,
+} from "./identity.fixture.ts"
 
 async function encode(columns: ColumnSpec[], batch: ColumnBatch, opts: Partial<EncodeOptions> = {}) {
   async function* source() {
@@ -157,3 +164,30 @@ describe("the hyparquet-writer dependency", () => {
     assert.deepEqual([writer.pendingIndexes, writer.row_groups, writer.num_rows], [[], [], 0n])
   })
 })
+
+describe("LIST columns packed for the encoder thread (packed.ts)", () => {
+  it("give the same files as the per-row arrays, whatever the batch and row group boundaries", async () => {
+    const columns = IDENTITY_COLUMNS
+    const input = identityColumns(1500, 3)
+    const hashes = async (pack: boolean, batchRows: number) => {
+      const source = async function* () {
+        for (const b of identityBatches(input, batchRows, (i) => i % 2 === 0)) {
+          yield pack ? packLists(b, columns) : b
+        }
+      }
+      const out: string[] = []
+      const options = { ...IDENTITY_OPTIONS, chunkSize: 1000, rowGroupSize: 400 }
+      for await (const f of encodeParquetFiles(source(), options)) out.push(hex(await sha256(f.bytes)))
+      return out
+    }
+    const plain = await hashes(false, 1500)
+    assert.equal(plain.length, 2)
+    for (const batchRows of [1500, 333, 97]) {
+      assert.deepEqual(await hashes(true, batchRows), plain, `batches of ${batchRows}`)
+    }
+  })
+})
+
+async function sha256(bytes: Uint8Array): Promise<Uint8Array> {
+  return new Uint8Array(await crypto.subtle.digest("SHA-256", bytes as Uint8Array<ArrayBuffer>))
+}

@@ -21,6 +21,7 @@ import type { ColumnSpec } from "../pg/schema.ts"
 import { CREATED_BY } from "../version.ts"
 import { writeColumnChunk } from "./chunk.ts"
 import { type LeafType, leafType, toLeaf } from "./leaf.ts"
+import { PackedList } from "./packed.ts"
 import { parquetSchema, type UuidAs } from "./schema.ts"
 
 /** One finished Parquet file. */
@@ -206,7 +207,8 @@ class FileEncoder {
     let totalByteSize = 0n
     this.#opts.columns.forEach((_, j) => {
       const t = this.#leaves[j]!
-      const leaf = toLeaf(t, concatColumn(this.#segments, j, this.groupRows))
+      const values = concatColumn(this.#segments, j, this.groupRows)
+      const leaf = values instanceof PackedList ? values.leaf : toLeaf(t, values)
       const result = writeColumnChunk(writer, t, leaf, {
         path: this.#paths[j]!,
         pageSize: PAGE_SIZE,
@@ -328,9 +330,16 @@ function blockRange(values: ColumnValues, start: number, end: number, name: stri
 }
 
 /** Column j of the segments as one array of `rows` values (no copy for a whole single batch). */
-function concatColumn(segments: Segment[], j: number, rows: number): ColumnValues {
+function concatColumn(segments: Segment[], j: number, rows: number): ColumnValues | PackedList {
   const first = segments[0]!
-  const v0 = first.batch.columns[j]!
+  const v0 = first.batch.columns[j]! as ColumnValues | PackedList
+  if (v0 instanceof PackedList) { // LIST columns packed for the encoder thread (packed.ts)
+    const parts = segments.map(({ batch, start, end }) => {
+      const v = batch.columns[j] as unknown as PackedList
+      return start === 0 && end === v.length ? v : v.slice(start, end)
+    })
+    return parts.length === 1 ? parts[0]! : PackedList.concat(parts)
+  }
   if (segments.length === 1) {
     if (first.start === 0 && first.end === v0.length) return v0
     return Array.isArray(v0)

@@ -140,8 +140,8 @@ function flatLeaf(t: LeafType, values: ArrayLike<unknown>): Leaf {
   return { rows, slots: rows, def, rep: undefined, bytes: packer.bytes, offsets: packer.offsets }
 }
 
-/** A 3-level LIST column (OPTIONAL elements) from per-row arrays. */
-function listLeaf(t: LeafType, values: ArrayLike<unknown>): Leaf {
+/** A 3-level LIST column (OPTIONAL elements) from per-row arrays; `rowSlots` gets each row's first slot. */
+export function listLeaf(t: LeafType, values: ArrayLike<unknown>, rowSlots?: Int32Array): Leaf {
   const rows = values.length
   let slots = 0
   let size = 0
@@ -159,6 +159,7 @@ function listLeaf(t: LeafType, values: ArrayLike<unknown>): Leaf {
   const base = t.optional ? 1 : 0 // def of an empty list; + 1: NULL element; + 2: a value
   let s = 0
   for (let r = 0; r < rows; r++) {
+    if (rowSlots) rowSlots[r] = s
     const list = values[r] as Scalar[] | null | undefined
     if (list === null || list === undefined) {
       if (!t.optional) throw new Error("parquet required value is undefined")
@@ -179,6 +180,7 @@ function listLeaf(t: LeafType, values: ArrayLike<unknown>): Leaf {
       }
     }
   }
+  if (rowSlots) rowSlots[rows] = s
   return { rows, slots, def, rep, bytes: packer.bytes, offsets: packer.offsets }
 }
 
