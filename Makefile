@@ -4,9 +4,9 @@ SHELL := /bin/bash
 .SHELLFLAGS := -euo pipefail -c
 BIN := node_modules/.bin
 
-.PHONY: setup deps services check test build bench demo
+.PHONY: setup deps services python check test build bench demo
 
-setup: deps services
+setup: deps services python
 
 # npm ci when node_modules is missing or older than package-lock.json.
 deps: node_modules/.package-lock.json
@@ -20,6 +20,10 @@ node_modules/.package-lock.json: package-lock.json
 
 services:
 	bash scripts/install-services.sh
+
+# .venv with the pinned Python Parquet readers of tests/readers.test.ts
+python:
+	bash scripts/install-python.sh
 
 # Deno type-checks every source and runs the pure tests (no services) as Bun does.
 CHECK_PATHS = $(wildcard cli.ts mod.ts src tests bench demo)

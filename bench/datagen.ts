@@ -84,3 +84,19 @@ export async function seedChain(
     ON CONFLICT DO NOTHING`)
   return { blocks: blocks.count, logs: logs.count }
 }
+
+/**
+ * hot_logs_topics: the logs of hot_logs with their topics in one `topics bytea[]` column (NULL
+ * topics left out), the layout some indexers use; the array-column case of the benchmark.
+ */
+export async function createArrayLogs(sql: Sql): Promise<void> {
+  await sql.unsafe(`
+    DROP TABLE IF EXISTS hot_logs_topics;
+    CREATE TABLE hot_logs_topics AS
+    SELECT chain_id, block_number, log_index, transaction_hash, transaction_index, address,
+      array_remove(ARRAY[topic0, topic1, topic2, topic3], NULL) AS topics, data
+    FROM hot_logs;
+    ALTER TABLE hot_logs_topics ALTER COLUMN topics SET NOT NULL,
+      ADD PRIMARY KEY (chain_id, block_number, log_index);
+  `)
+}

@@ -201,7 +201,7 @@ describe("encodeParquetFiles", () => {
     assert.deepEqual(dict(1), [false, false, false])
     assert.deepEqual(dict(2), [true, true, true])
     assert.deepEqual(dict(3), [false, false, false]) // would take a dictionary in groups 2 and 3 on its own
-    assert.deepEqual(encodings(4), [["RLE"], ["RLE"], ["RLE"]]) // booleans keep hyparquet's choice
+    assert.deepEqual(encodings(4), [["PLAIN"], ["PLAIN"], ["PLAIN"]]) // booleans: bit-packed PLAIN, no dictionary
     const back = await parquetReadObjects({ file: arrayBuffer(file!.bytes), utf8: false })
     assert.deepEqual(back.map((r) => Array.from(r.late as Uint8Array)), late.map((v) => Array.from(v)))
     // on its own (a file starting at row 100), "late" does take a dictionary

@@ -149,22 +149,24 @@ export function identityBatches(
   return batches
 }
 
+/** encodeParquetFiles() options of the identity fixture, but for the chunking. */
+export const IDENTITY_OPTIONS = {
+  columns: IDENTITY_COLUMNS,
+  blockColumn: "block_number",
+  kvMetadata: [{ key: "parquet_compact.test", value: "identity" }],
+  createdBy: "parquet_compact version 0.0.0 (build identity)",
+}
+
 /** sha256 (hex) of each file encodeParquetFiles() writes for the batches. */
 export async function identityHashes(
   batches: ColumnBatch[],
-  opts: Pick<EncodeOptions, "chunkSize" | "rowGroupSize">,
+  opts: Pick<EncodeOptions, "chunkSize" | "rowGroupSize" | "pageVersion">,
 ): Promise<string[]> {
   async function* source() {
     yield* batches
   }
   const hashes: string[] = []
-  const files = encodeParquetFiles(source(), {
-    columns: IDENTITY_COLUMNS,
-    blockColumn: "block_number",
-    kvMetadata: [{ key: "parquet_compact.test", value: "identity" }],
-    createdBy: "parquet_compact identity test",
-    ...opts,
-  })
+  const files = encodeParquetFiles(source(), { ...IDENTITY_OPTIONS, ...opts })
   for await (const f of files) hashes.push(createHash("sha256").update(f.bytes).digest("hex"))
   return hashes
 }

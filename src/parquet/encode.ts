@@ -3,28 +3,27 @@
  * rowGroupSize rows (the last group of a file may be shorter). Output is a pure function of
  * the rows and options: same rows, same bytes.
  *
- * Dictionary rule (per file, per column): hyparquet-writer decides for each row group (it samples
- * 1000 values, then keeps a dictionary only if it at least halves the plain bytes) until a row
+ * Dictionary rule (per file, per column): each row group's chunk tries a dictionary (1000 values
+ * sampled, then kept only if it at least halves the plain bytes; see dictionary.ts) until a row
  * group of the column comes out without one; the column is then written PLAIN for the rest of the
  * file. So hashes and log data pay for one dictionary attempt per file while addresses, topic0
  * and small integers keep theirs. Decisions never cross files, which keeps output deterministic.
  *
- * Row groups are assembled here as ParquetWriter.write() would, one column chunk at a time:
- * byte columns and NOT NULL integers through writeColumnChunk() (chunk.ts: same bytes, several
- * times faster), every other column through hyparquet-writer's own writeColumn().
+ * Pages are written by chunk.ts (DATA_PAGE v1 by default); hyparquet-writer's public
+ * ParquetWriter writes the file's magic, the offset indexes and the footer.
  */
 import { createHash } from "node:crypto"
-import { ByteWriter, ParquetWriter } from "hyparquet-writer"
-import { writeColumn } from "hyparquet-writer/src/column.js"
-import { encodeNestedValues } from "hyparquet-writer/src/dremel.js"
-import { schemaPathResolver } from "hyparquet-writer/src/schema.js"
-import type { ColumnChunk, SchemaElement, SchemaTree } from "hyparquet"
-import { compress as snappyCompress } from "snappyjs"
+import { ParquetWriter } from "hyparquet-writer"
+import type { ColumnChunk, SchemaElement } from "hyparquet"
 import { CompactError } from "../errors.ts"
-import { ByteColumn, type ColumnBatch, type ColumnValues } from "../pg/batch.ts"
+import type { ColumnBatch } from "../pg/batch.ts"
 import type { ColumnSpec } from "../pg/schema.ts"
-import { type ColumnEncoder, fastPath, writeColumnChunk } from "./chunk.ts"
-import { parquetSchema, writeSchema } from "./schema.ts"
+import { CREATED_BY } from "../version.ts"
+import { writeColumnChunk } from "./chunk.ts"
+import { type LeafType, leafType, toLeaf } from "./leaf.ts"
+import { PackedList } from "./packed.ts"
+import { blockRange, BlockWriter, concatColumn, type Segment } from "./rows.ts"
+import { parquetSchema, type UuidAs } from "./schema.ts"
 
 /** One finished Parquet file. */
 export interface EncodedFile {
@@ -48,12 +47,15 @@ export interface EncodeOptions {
   blockColumn: string
   /** Footer key/value metadata, written exactly as given. */
   kvMetadata: { key: string; value: string }[]
-  /** Footer created_by; keep it stable for byte-identical output. */
-  createdBy: string
+  /** Footer created_by; keep it stable for byte-identical output. Default: CREATED_BY. */
+  createdBy?: string
+  /** 1 (default): DATA_PAGE, read by every reader; 2: DATA_PAGE_V2. */
+  pageVersion?: 1 | 2
+  /** uuid columns as "uuid" (default: UUID-annotated) or "binary" (plain 16 bytes). */
+  uuidAs?: UuidAs
 }
 
-const compressors = { SNAPPY: (input: Uint8Array): Uint8Array => snappyCompress(input) }
-/** ParquetWriter.write()'s default page size, in bytes. */
+/** Bytes of values per data page, about (ParquetWriter.write()'s default). */
 const PAGE_SIZE = 1 << 20
 
 /**
@@ -120,24 +122,18 @@ function checkBatch(batch: ColumnBatch, columns: readonly ColumnSpec[]): void {
   })
 }
 
-interface Segment {
-  batch: ColumnBatch
-  start: number
-  end: number // exclusive
-}
-
 /** The file being written: its ParquetWriter plus the rows of the row group not yet written. */
 class FileEncoder {
   readonly #opts: EncodeOptions
   readonly #schema: SchemaElement[]
-  readonly #writeSchema: SchemaElement[]
   readonly #blockIndex: number
-  readonly #boolean: boolean[] // leaf is BOOLEAN: hyparquet picks RLE itself, never force PLAIN
-  /** Per column: its leaf's path from the root, as ParquetWriter.write() resolves it. */
-  readonly #leafPaths: SchemaTree[][]
+  readonly #leaves: LeafType[]
+  /** Per column: its leaf's path below the root. */
+  readonly #paths: string[][]
+  readonly #pageVersion: 1 | 2
   #part = 0
   #sizeHint = 1 << 20
-  #writer: ByteWriter | undefined
+  #writer: BlockWriter | undefined
   #parquet: ParquetWriter | undefined
   #plain: boolean[] = []
   #segments: Segment[] = []
@@ -153,17 +149,15 @@ class FileEncoder {
   constructor(opts: EncodeOptions, blockIndex: number, done: (batch: ColumnBatch) => void) {
     this.#done = done
     this.#opts = opts
-    this.#schema = parquetSchema(opts.columns)
-    this.#writeSchema = writeSchema(this.#schema)
+    this.#schema = parquetSchema(opts.columns, opts.uuidAs === undefined ? {} : { uuidAs: opts.uuidAs })
     this.#blockIndex = blockIndex
-    const leaves = this.#schema.filter((e) => e.type !== undefined)
-    this.#boolean = leaves.map((e) => e.type === "BOOLEAN")
-    const resolve = schemaPathResolver(this.#writeSchema)
-    this.#leafPaths = opts.columns.map((c) => {
-      const path = resolve([c.name])
-      while (path.at(-1)!.children.length > 0) path.push(path.at(-1)!.children[0]!) // LIST → element
-      return path
-    })
+    this.#leaves = opts.columns.map(leafType)
+    this.#paths = opts.columns.map((c) => (c.kind === "array" ? [c.name, "list", "element"] : [c.name]))
+    const version = opts.pageVersion ?? 1
+    if (version !== 1 && version !== 2) {
+      throw new CompactError("BAD_INPUT", `Cannot write Parquet page version "${version}": use 1 or 2`)
+    }
+    this.#pageVersion = version
   }
 
   /** Rows the pending row group can still take without passing rowGroupSize or chunkSize. */
@@ -193,14 +187,13 @@ class FileEncoder {
       this.#writer = new BlockWriter(this.#sizeHint)
       this.#parquet = new ParquetWriter({
         writer: this.#writer,
-        schema: this.#writeSchema,
+        schema: this.#schema,
         codec: "SNAPPY",
-        compressors,
         statistics: true,
         kvMetadata: this.#opts.kvMetadata,
-        createdBy: this.#opts.createdBy,
+        createdBy: this.#opts.createdBy ?? CREATED_BY,
       })
-      this.#plain = this.#boolean.map(() => false)
+      this.#plain = this.#leaves.map(() => false)
     }
     const parquet = this.#parquet
     const writer = this.#writer!
@@ -208,31 +201,19 @@ class FileEncoder {
     const chunks: ColumnChunk[] = []
     let totalByteSize = 0n
     this.#opts.columns.forEach((_, j) => {
-      const data = concatColumn(this.#segments, j, this.groupRows)
-      const schemaPath = this.#leafPaths[j]!.map((node) => node.element)
-      const column: ColumnEncoder = {
-        columnName: schemaPath.slice(1).map((e) => e.name).join("."),
-        element: schemaPath.at(-1)!,
-        schemaPath,
-        codec: "SNAPPY",
-        compressors: parquet.compressors as ColumnEncoder["compressors"],
-        stats: true,
+      const t = this.#leaves[j]!
+      const values = concatColumn(this.#segments, j, this.groupRows)
+      const leaf = values instanceof PackedList ? values.leaf : toLeaf(t, values)
+      const result = writeColumnChunk(writer, t, leaf, {
+        path: this.#paths[j]!,
         pageSize: PAGE_SIZE,
-        columnIndex: false,
-        offsetIndex: true,
-        ...(this.#plain[j] ? { encoding: "PLAIN" as const } : {}),
-      }
-      const result = fastPath(data, column.element, schemaPath)
-        ? writeColumnChunk(writer, column, data)
-        : writeColumn({
-          writer,
-          column,
-          pageData: encodeNestedValues(this.#leafPaths[j]!, plainValues(data)),
-        })
+        pageVersion: this.#pageVersion,
+        plain: this.#plain[j]!,
+      })
       chunks.push(result.chunk)
       parquet.pendingIndexes.push(result)
       totalByteSize += result.chunk.meta_data?.total_uncompressed_size ?? 0n
-      if (!this.#boolean[j] && !result.chunk.meta_data?.encodings.includes("RLE_DICTIONARY")) {
+      if (t.type !== "BOOLEAN" && !result.chunk.meta_data?.encodings.includes("RLE_DICTIONARY")) {
         this.#plain[j] = true
       }
     })
@@ -256,7 +237,6 @@ class FileEncoder {
     const parquet = this.#parquet
     const writer = this.#writer
     if (parquet === undefined || writer === undefined) throw new Error("finish() without rows")
-    parquet.schema = this.#schema // the footer gets the full annotations (JSON converted type)
     void parquet.finish()
     const bytes = writer.getBytes()
     this.#sizeHint = Math.max(1 << 16, Math.ceil(bytes.length * 1.1))
@@ -272,121 +252,6 @@ class FileEncoder {
     this.rows = 0
     return file
   }
-}
-
-/** Bytes of each further block of a BlockWriter. */
-const BLOCK_BYTES = 1 << 23
-
-/**
- * A ByteWriter that grows by adding blocks (the first as big as the size hint, the next ones 8 MiB)
- * instead of doubling and copying, and joins them once at the end: a file's bytes are allocated
- * about twice (blocks, then the joined copy) rather than up to three times (doubling copies, then a
- * trimmed copy), and a file within the hint (1.1 × the previous one) is not copied at all.
- * ParquetWriter and writeColumn() only append and read `offset`, as with hyparquet-writer's own
- * node.js fileWriter.
- */
-class BlockWriter extends ByteWriter {
-  readonly #blocks: Uint8Array<ArrayBuffer>[] = []
-
-  override ensure(size: number): void {
-    if (this.index + size <= this.buffer.byteLength) return
-    this.#blocks.push(new Uint8Array(this.buffer, 0, this.index))
-    this.buffer = new ArrayBuffer(Math.max(size, BLOCK_BYTES))
-    this.view = new DataView(this.buffer)
-    this.index = 0
-  }
-
-  override getBytes(): Uint8Array<ArrayBuffer> {
-    const last = new Uint8Array(this.buffer, 0, this.index)
-    if (this.#blocks.length === 0) return last
-    const out = new Uint8Array(this.offset)
-    let o = 0
-    for (const block of [...this.#blocks, last]) {
-      out.set(block, o)
-      o += block.length
-    }
-    return out
-  }
-}
-
-/** Inclusive min and max of an integer column over [start, end); INTEGRITY on NULL. */
-function blockRange(values: ColumnValues, start: number, end: number, name: string): [bigint, bigint] {
-  if (values instanceof ByteColumn) {
-    throw new CompactError("INTEGRITY", `Cannot encode block column "${name}": it holds bytes`)
-  }
-  let min: bigint | number | undefined
-  let max: bigint | number | undefined
-  for (let i = start; i < end; i++) {
-    const v = values[i]
-    if (typeof v !== "bigint" && typeof v !== "number") {
-      throw new CompactError("INTEGRITY", `Cannot encode a row with NULL in block column "${name}"`)
-    }
-    if (min === undefined || v < min) min = v
-    if (max === undefined || v > max) max = v
-  }
-  return [BigInt(min ?? 0), BigInt(max ?? 0)]
-}
-
-/** Column j of the segments as one array of `rows` values (no copy for a whole single batch). */
-function concatColumn(segments: Segment[], j: number, rows: number): ColumnValues {
-  const first = segments[0]!
-  const v0 = first.batch.columns[j]!
-  if (segments.length === 1) {
-    if (first.start === 0 && first.end === v0.length) return v0
-    return Array.isArray(v0)
-      ? v0.slice(first.start, first.end)
-      : v0 instanceof ByteColumn
-      ? v0.slice(first.start, first.end)
-      : v0.subarray(first.start, first.end)
-  }
-  const parts = segments.map(({ batch, start, end }) => ({ v: batch.columns[j]!, start, end }))
-  if (parts.every((p) => p.v instanceof ByteColumn)) {
-    return concatBytes(parts.map((p) => (p.v as ByteColumn).slice(p.start, p.end)), rows)
-  }
-  const sameTyped = !Array.isArray(v0) && !(v0 instanceof ByteColumn) &&
-    parts.every((p) => p.v.constructor === v0.constructor)
-  if (sameTyped) {
-    type Typed = Int32Array | BigInt64Array | Float32Array | Float64Array
-    const out = new (v0.constructor as new (n: number) => Typed)(rows)
-    let o = 0
-    for (const { v, start, end } of parts) {
-      out.set((v as Typed).subarray(start, end) as never, o)
-      o += end - start
-    }
-    return out
-  }
-  const out: unknown[] = []
-  for (const { v, start, end } of parts) {
-    const values = v instanceof ByteColumn ? v.toArray() : v as ArrayLike<unknown>
-    for (let i = start; i < end; i++) out.push(values[i])
-  }
-  return out as ColumnValues
-}
-
-/** Values as hyparquet-writer takes them: a ByteColumn becomes one Uint8Array or null per row. */
-function plainValues(values: ColumnValues): Exclude<ColumnValues, ByteColumn> {
-  return values instanceof ByteColumn ? values.toArray() : values
-}
-
-/** ByteColumns one after the other, copied into one. */
-function concatBytes(parts: ByteColumn[], rows: number): ByteColumn {
-  let size = 0
-  for (const p of parts) size += p.offsets[p.length]! - p.offsets[0]!
-  const bytes = new Uint8Array(size)
-  const offsets = new Int32Array(rows + 1)
-  const nulls = parts.some((p) => p.nulls) ? new Uint8Array(rows) : undefined
-  let r = 0
-  let o = 0
-  for (const p of parts) {
-    const from = p.offsets[0]!
-    const to = p.offsets[p.length]!
-    bytes.set(p.bytes.subarray(from, to), o)
-    for (let i = 1; i <= p.length; i++) offsets[r + i] = p.offsets[i]! - from + o
-    if (p.nulls) nulls!.set(p.nulls, r)
-    r += p.length
-    o += to - from
-  }
-  return new ByteColumn(bytes, offsets, nulls)
 }
 
 /**

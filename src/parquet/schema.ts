@@ -3,11 +3,25 @@
  * int2/int4 → INT32 (int2 annotated INTEGER(16)), int8 → INT64, numeric(p<=38,s) → DECIMAL on
  * INT32/INT64/FIXED_LEN_BYTE_ARRAY by precision, other numerics and text → STRING, bytea →
  * BYTE_ARRAY, timestamps → INT64 TIMESTAMP(MICROS), date → DATE, json/jsonb → JSON, uuid →
- * FIXED_LEN_BYTE_ARRAY(16) UUID, arrays → 3-level LIST with OPTIONAL elements.
+ * FIXED_LEN_BYTE_ARRAY(16) UUID (or unannotated: uuidAs "binary"), arrays → 3-level LIST with
+ * OPTIONAL elements.
  */
 import type { SchemaElement } from "hyparquet"
 import { CompactError } from "../errors.ts"
 import type { ColumnKind, ColumnSpec } from "../pg/schema.ts"
+
+/**
+ * How uuid columns are written: "uuid" as FIXED_LEN_BYTE_ARRAY(16) annotated UUID (DuckDB, pyarrow,
+ * polars, Trino read it as UUID); "binary" as the same 16 bytes without the annotation, for readers
+ * that refuse the UUID logical type (Spark 4.0). See docs/READING.md.
+ */
+export type UuidAs = "uuid" | "binary"
+
+/** Options of the schema mapping. */
+export interface SchemaOptions {
+  /** Default "uuid". */
+  uuidAs?: UuidAs
+}
 
 /** Largest precision written as Parquet DECIMAL; wider numerics become exact text. */
 export const MAX_DECIMAL_PRECISION = 38
@@ -20,10 +34,12 @@ export function decimalByteLength(precision: number): number {
 }
 
 /** The Parquet leaf for a scalar kind (name and repetition filled in by the caller). */
-function leafElement(kind: ColumnKind, precision: number | undefined, scale: number | undefined): Omit<
-  SchemaElement,
-  "name"
-> {
+function leafElement(
+  kind: ColumnKind,
+  precision: number | undefined,
+  scale: number | undefined,
+  options: SchemaOptions = {},
+): Omit<SchemaElement, "name"> {
   switch (kind) {
     case "int2":
       // converted type only: hyparquet-writer 0.17 writes INTEGER's i8 bitWidth as an i32, which
@@ -66,18 +82,19 @@ function leafElement(kind: ColumnKind, precision: number | undefined, scale: num
       return { type: "INT32", converted_type: "DATE", logical_type: { type: "DATE" } }
     case "json":
     case "jsonb":
-      // DuckDB reads JSON by the converted type; encode.ts hides it from hyparquet-writer while
-      // writing pages, or it would re-serialize the bytes with JSON.stringify (see writeSchema)
+      // DuckDB reads JSON by the converted type
       return { type: "BYTE_ARRAY", converted_type: "JSON", logical_type: { type: "JSON" } }
     case "uuid":
-      return { type: "FIXED_LEN_BYTE_ARRAY", type_length: 16, logical_type: { type: "UUID" } }
+      return options.uuidAs === "binary"
+        ? { type: "FIXED_LEN_BYTE_ARRAY", type_length: 16 }
+        : { type: "FIXED_LEN_BYTE_ARRAY", type_length: 16, logical_type: { type: "UUID" } }
     case "array":
       throw new CompactError("BAD_INPUT", `Cannot nest arrays: element kind is "array"`)
   }
 }
 
 /** The explicit hyparquet-writer schema for these columns: root, then one leaf or 3-level LIST per column. */
-export function parquetSchema(columns: readonly ColumnSpec[]): SchemaElement[] {
+export function parquetSchema(columns: readonly ColumnSpec[], options: SchemaOptions = {}): SchemaElement[] {
   const schema: SchemaElement[] = [{ name: "root", num_children: columns.length }]
   for (const c of columns) {
     const repetition_type = c.notNull ? "REQUIRED" : "OPTIONAL"
@@ -94,21 +111,27 @@ export function parquetSchema(columns: readonly ColumnSpec[]): SchemaElement[] {
           logical_type: { type: "LIST" },
         },
         { name: "list", repetition_type: "REPEATED", num_children: 1 },
-        { name: "element", repetition_type: "OPTIONAL", ...leafElement(c.element, c.precision, c.scale) },
+        {
+          name: "element",
+          repetition_type: "OPTIONAL",
+          ...leafElement(c.element, c.precision, c.scale, options),
+        },
       )
     } else {
-      schema.push({ name: c.name, repetition_type, ...leafElement(c.kind, c.precision, c.scale) })
+      schema.push({ name: c.name, repetition_type, ...leafElement(c.kind, c.precision, c.scale, options) })
     }
   }
   return schema
 }
 
 /** A short human-readable Parquet type of a column, e.g. "INT64", "DECIMAL(38,0)", "LIST<BYTE_ARRAY>". */
-export function parquetTypeName(column: ColumnSpec): string {
+export function parquetTypeName(column: ColumnSpec, options: SchemaOptions = {}): string {
   if (column.kind === "array") {
-    return `LIST<${parquetTypeName({ ...column, kind: column.element ?? "array", element: "array" })}>`
+    return `LIST<${
+      parquetTypeName({ ...column, kind: column.element ?? "array", element: "array" }, options)
+    }>`
   }
-  const leaf = leafElement(column.kind, column.precision, column.scale)
+  const leaf = leafElement(column.kind, column.precision, column.scale, options)
   const logical = leaf.logical_type
   if (logical === undefined) return leaf.type ?? "?"
   switch (logical.type) {
@@ -121,17 +144,4 @@ export function parquetTypeName(column: ColumnSpec): string {
     default:
       return logical.type
   }
-}
-
-/**
- * The schema to hand hyparquet-writer while it encodes pages: parquetSchema() without
- * converted_type JSON, so that JSON bytes pass through untouched (with it, unconvert() runs
- * JSON.stringify over every value). The footer is written from parquetSchema() itself.
- */
-export function writeSchema(schema: readonly SchemaElement[]): SchemaElement[] {
-  return schema.map((e) => {
-    if (e.converted_type !== "JSON") return e
-    const { converted_type: _, ...rest } = e
-    return rest
-  })
 }

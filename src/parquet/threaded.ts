@@ -16,6 +16,7 @@
 import { CompactError, type ErrorCode } from "../errors.ts"
 import { ByteColumn, type ColumnBatch, type ColumnValues } from "../pg/batch.ts"
 import { type EncodedFile, type EncodeOptions, encodeParquetFiles } from "./encode.ts"
+import { PackedList, packLists, revivePacked } from "./packed.ts"
 
 /** Callbacks of encodeParquetFilesThreaded(). */
 export interface ThreadedOptions {
@@ -136,7 +137,8 @@ export async function* encodeParquetFilesThreaded(
       if (stop || failure) break
       queued.push(batch.rows)
       queuedRows += batch.rows
-      worker.postMessage({ batch } satisfies ToWorker, transferList(batch))
+      const packed = packLists(batch, opts.columns)
+      worker.postMessage({ batch: packed } satisfies ToWorker, transferList(packed))
     }
     if (!stop && !failure) worker.postMessage({ end: true } satisfies ToWorker)
   })().catch(fail)
@@ -169,8 +171,10 @@ export function transferList(batch: ColumnBatch): ArrayBuffer[] {
   const add = (view: ArrayBufferView | undefined) => {
     if (view && view.buffer instanceof ArrayBuffer) buffers.add(view.buffer)
   }
-  for (const v of batch.columns) {
-    if (v instanceof ByteColumn) {
+  for (const v of batch.columns as (ColumnValues | PackedList)[]) {
+    if (v instanceof PackedList) {
+      for (const view of [v.rowSlots, v.leaf.def, v.leaf.rep, v.leaf.bytes, v.leaf.offsets]) add(view)
+    } else if (v instanceof ByteColumn) {
       add(v.bytes)
       add(v.offsets)
       add(v.nulls)
@@ -185,6 +189,8 @@ export function transferList(batch: ColumnBatch): ArrayBuffer[] {
 export function reviveBatch(batch: ColumnBatch): ColumnBatch {
   const columns = batch.columns.map((v): ColumnValues => {
     if (Array.isArray(v) || ArrayBuffer.isView(v)) return v
+    const packed = revivePacked(v)
+    if (packed) return packed as unknown as ColumnValues
     const { bytes, offsets, nulls } = v as ByteColumn
     return new ByteColumn(bytes, offsets, nulls)
   })

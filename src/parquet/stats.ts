@@ -1,0 +1,146 @@
+/**
+ * Column chunk statistics in the order parquet.thrift's TYPE_DEFINED_ORDER defines per type (the
+ * footer's column_orders says so, which is what lets parquet-java use min_value/max_value):
+ * signed integers, floats without NaN (min -0, max +0 for zeros), false < true, DECIMAL by number
+ * (also in big-endian bytes), and unsigned byte order for BYTE_ARRAY, strings, UUID and other
+ * fixed-length bytes. Bounds are returned as hyparquet-writer's footer writer takes them (it
+ * serializes and truncates byte bounds to 16 bytes, flagging them inexact).
+ */
+import type { Leaf, LeafType } from "./leaf.ts"
+
+/** A statistics bound as the footer writer takes it. */
+export type Bound = bigint | number | boolean | Uint8Array
+
+/** What a ColumnMetaData.statistics holds here. */
+export interface ChunkStatistics {
+  min_value?: Bound
+  max_value?: Bound
+  null_count: bigint
+}
+
+/** Statistics of a leaf's defined values; NULL slots (and empty lists) count as nulls. */
+export function statistics(t: LeafType, leaf: Leaf): ChunkStatistics {
+  const { def, bytes, offsets, slots } = leaf
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength)
+  const cmp = comparator(t, bytes, view, offsets)
+  let min = -1
+  let max = -1
+  let nulls = 0
+  for (let i = 0; i < slots; i++) {
+    if (def && def[i] !== t.maxDef) {
+      nulls++
+      continue
+    }
+    if ((t.type === "FLOAT" || t.type === "DOUBLE") && Number.isNaN(float(t, view, offsets[i]!))) continue
+    if (min < 0) {
+      min = max = i
+      continue
+    }
+    if (cmp(i, min) < 0) min = i
+    if (cmp(i, max) > 0) max = i
+  }
+  const out: ChunkStatistics = { null_count: BigInt(nulls) }
+  if (min >= 0) {
+    out.min_value = bound(t, bytes, view, offsets, min, "min")
+    out.max_value = bound(t, bytes, view, offsets, max, "max")
+  }
+  return out
+}
+
+function float(t: LeafType, view: DataView, at: number): number {
+  return t.type === "FLOAT" ? view.getFloat32(at, true) : view.getFloat64(at, true)
+}
+
+/** The order of slots i and j (negative: i first). */
+function comparator(
+  t: LeafType,
+  bytes: Uint8Array,
+  view: DataView,
+  offsets: Int32Array,
+): (i: number, j: number) => number {
+  switch (t.type) {
+    case "BOOLEAN":
+      return (i, j) => bytes[offsets[i]!]! - bytes[offsets[j]!]!
+    case "INT32":
+      return (i, j) => view.getInt32(offsets[i]!, true) - view.getInt32(offsets[j]!, true)
+    case "INT64":
+      // high words signed, then low words unsigned: no BigInt per comparison (each is a heap object)
+      return (i, j) => {
+        const a = offsets[i]!
+        const b = offsets[j]!
+        const d = view.getInt32(a + 4, true) - view.getInt32(b + 4, true)
+        return d !== 0 ? d : view.getUint32(a, true) - view.getUint32(b, true)
+      }
+    case "FLOAT":
+    case "DOUBLE":
+      return (i, j) => {
+        const a = float(t, view, offsets[i]!)
+        const b = float(t, view, offsets[j]!)
+        return a < b ? -1 : a > b ? 1 : 0
+      }
+    default:
+      if (t.decimalBytes) {
+        // two's complement: the sign byte compares signed, the rest unsigned
+        return (i, j) => {
+          const a = offsets[i]!
+          const b = offsets[j]!
+          const sa = (bytes[a]! << 24) >> 24
+          const sb = (bytes[b]! << 24) >> 24
+          if (sa !== sb) return sa - sb
+          return compareBytes(bytes, a + 1, offsets[i + 1]!, b + 1, offsets[j + 1]!)
+        }
+      }
+      return (i, j) => {
+        const a = offsets[i]!
+        const b = offsets[j]!
+        // the first byte decides nearly always for hashes and addresses
+        const d = a < offsets[i + 1]! && b < offsets[j + 1]! ? bytes[a]! - bytes[b]! : 0
+        return d !== 0 ? d : compareBytes(bytes, a, offsets[i + 1]!, b, offsets[j + 1]!)
+      }
+  }
+}
+
+/** Unsigned lexicographic order of bytes[a, aEnd) and bytes[b, bEnd). */
+export function compareBytes(bytes: Uint8Array, a: number, aEnd: number, b: number, bEnd: number): number {
+  const len = Math.min(aEnd - a, bEnd - b)
+  for (let k = 0; k < len; k++) {
+    const d = bytes[a + k]! - bytes[b + k]!
+    if (d !== 0) return d
+  }
+  return aEnd - a - (bEnd - b)
+}
+
+/** Slot i's value as a bound (byte values copied: the column's buffers are reused). */
+function bound(
+  t: LeafType,
+  bytes: Uint8Array,
+  view: DataView,
+  offsets: Int32Array,
+  i: number,
+  side: "min" | "max",
+): Bound {
+  const at = offsets[i]!
+  const decimal = t.kind === "numeric_decimal"
+  switch (t.type) {
+    case "BOOLEAN":
+      return bytes[at] === 1
+    case "INT32":
+      return decimal ? BigInt(view.getInt32(at, true)) : view.getInt32(at, true)
+    case "INT64":
+      return view.getBigInt64(at, true)
+    case "FLOAT":
+    case "DOUBLE": {
+      const v = float(t, view, at)
+      return v === 0 ? (side === "min" ? -0 : 0) : v
+    }
+    default:
+      if (t.decimalBytes) return BigInt.asIntN(t.width * 8, unsignedBigEndian(bytes, at, offsets[i + 1]!))
+      return bytes.slice(at, offsets[i + 1]!)
+  }
+}
+
+function unsignedBigEndian(bytes: Uint8Array, from: number, to: number): bigint {
+  let n = 0n
+  for (let k = from; k < to; k++) n = (n << 8n) | BigInt(bytes[k]!)
+  return n
+}
