@@ -43,6 +43,11 @@ function program(session: Session, signal?: AbortSignal) {
     .option("--merge-late", "add late hot rows of a committed partition to it as new files")
     .option("--order-by <columns>", "comma-separated row order (default: the primary key)")
     .option("--row-group-size <rows>", "rows per row group (default: min(chunk size, 100000))")
+    .option(
+      "--page-version <1|2>",
+      "Parquet data page format: 1 reads everywhere (default), 2 only by choice",
+    )
+    .option("--uuid-as <uuid|binary>", "uuid columns as the UUID type (default) or plain 16-byte binary")
     .option("--lock-timeout <seconds>", "how long to wait for the manifest commit lock (default 60)")
     .option("--dry-run", "check finality and completeness and print the plan; write nothing")
     .option("--auto", "compact the ready partitions up to the final tip (reactive and cron activation)")

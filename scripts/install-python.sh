@@ -19,6 +19,7 @@ if ! python3 -c 'import venv, ensurepip' 2>/dev/null; then
   fi
 fi
 python3 -m venv "$VENV"
-"$VENV/bin/pip" install --quiet --disable-pip-version-check -r "$REQ"
+# --retries 0: an index that cannot be reached fails at once instead of backing off for a minute
+"$VENV/bin/pip" install --quiet --retries 0 --disable-pip-version-check -r "$REQ"
 cp "$REQ" "$STAMP"
 echo "Python readers installed in $VENV: $("$VENV/bin/python" -c 'import pyarrow, polars, fastparquet; print("pyarrow", pyarrow.__version__, "polars", polars.__version__, "fastparquet", fastparquet.__version__)')"

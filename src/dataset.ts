@@ -108,23 +108,26 @@ export async function openDataset(config: Config, deps: Deps): Promise<Dataset> 
     source,
     blocks,
     isBlocksDataset,
-    schema: tableSchema(sourceInfo.columns),
+    schema: tableSchema(sourceInfo.columns, config.uuidAs),
     orderBy,
     tip,
     threshold,
     finalTip: finalTip(tip, threshold),
-    encoding: `chunk_size=${config.chunkSize};row_group_size=${rowGroupSize};order_by=${orderBy.join(",")}`,
+    encoding: `chunk_size=${config.chunkSize};row_group_size=${rowGroupSize};order_by=${orderBy.join(",")}` +
+      (config.pageVersion === 1 ? "" : `;page_version=${config.pageVersion}`),
     rowGroupSize,
   }
 }
 
-function tableSchema(columns: readonly ColumnSpec[]): TableSchema {
+/** The schema as the manifest records it; UUIDs written as plain binary are another schema to readers. */
+function tableSchema(columns: readonly ColumnSpec[], uuidAs: "uuid" | "binary"): TableSchema {
+  const binaryUuids = uuidAs === "binary" && columns.some((c) => c.kind === "uuid" || c.element === "uuid")
   return {
-    hash: schemaHash(columns),
+    hash: binaryUuids ? `${schemaHash(columns)}:uuid-as-binary` : schemaHash(columns),
     columns: columns.map((c) => ({
       name: c.name,
       pg_type: c.pgType,
-      parquet_type: parquetTypeName(c),
+      parquet_type: parquetTypeName(c, { uuidAs }),
       nullable: !c.notNull,
     })),
   }

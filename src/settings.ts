@@ -23,6 +23,8 @@ export type SettingKey =
   | "chainColumn"
   | "orderBy"
   | "rowGroupSize"
+  | "pageVersion"
+  | "uuidAs"
   | "databaseUrl"
   | "s3Endpoint"
   | "s3Region"
@@ -63,6 +65,8 @@ export const SETTINGS: readonly Setting[] = [
   { key: "chainColumn", kind: "string" },
   { key: "orderBy", kind: "string" },
   { key: "rowGroupSize", kind: "int" },
+  { key: "pageVersion", kind: "int" },
+  { key: "uuidAs", kind: "string" },
   { key: "databaseUrl", kind: "string" },
   { key: "s3Endpoint", kind: "string" },
   { key: "s3Region", kind: "string" },

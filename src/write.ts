@@ -71,7 +71,8 @@ export async function writeFiles(
     rowGroupSize: ds.rowGroupSize,
     blockColumn: config.blockColumn,
     kvMetadata,
-    createdBy: `parquet_compact ${VERSION}`,
+    pageVersion: config.pageVersion,
+    uuidAs: config.uuidAs,
   }, { onFallback: (line) => deps.log.warn(line), recycle: (buffers) => pool.give(buffers) })
   const files: ManifestFile[] = []
   const reused = new Set<string>()

@@ -8,6 +8,7 @@ import { spawnSync } from "node:child_process"
 import { existsSync, mkdtempSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join, resolve } from "node:path"
+import { parquetMetadata } from "hyparquet"
 import { createHotTables, seedChain } from "../bench/datagen.ts"
 import type { Sql } from "../src/pg/hot.ts"
 import { cli, freshBucket, freshDatabase, s3Flags } from "./helpers.ts"
@@ -93,6 +94,13 @@ describe("compiled binary", () => {
       if (key.endsWith("manifest.json")) assert.equal(await text(compiled, key), await text(source, key))
       else assert.deepEqual((await compiled.store.get(key))!.bytes, (await source.store.get(key))!.bytes, key)
     }
+    // created_by in the form parquet-java parses, so Spark and Hive trust the statistics
+    const parquet = keys.find((k) => k.endsWith(".parquet"))!
+    const bytes = (await compiled.store.get(parquet))!.bytes
+    const footer = parquetMetadata(
+      bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer,
+    )
+    assert.match(footer.created_by ?? "", /^parquet_compact version \d+\.\d+\.\d+ \(build [0-9a-f]+\)$/)
     const [row] = await compiled.sql`SELECT count(*)::int AS n FROM hot_logs WHERE block_number <= 999`
     assert.equal(row?.n, 0)
   })

@@ -52,6 +52,11 @@ export function addBackfillCommand(
     .option("--timeout-seconds <seconds>", "start no new partition after this many seconds")
     .option("--chunk-size <rows>", "rows per Parquet file (default 10000)")
     .option("--row-group-size <rows>", "rows per row group (default: min(chunk size, 100000))")
+    .option(
+      "--page-version <1|2>",
+      "Parquet data page format: 1 reads everywhere (default), 2 only by choice",
+    )
+    .option("--uuid-as <uuid|binary>", "uuid columns as the UUID type (default) or plain 16-byte binary")
     .option("--delete-after-compact", "delete the compacted hot rows once cold storage is verified")
     .option("--merge-late", "add late hot rows of a committed partition to it as new files")
     .option("--order-by <columns>", "comma-separated row order (default: the primary key)")
