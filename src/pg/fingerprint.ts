@@ -12,7 +12,8 @@
 import { CompactError } from "../errors.ts"
 import type { BlockRange } from "../core/range.ts"
 import { copyOut } from "./copyout.ts"
-import { type HotTable, openDatabase, rangeWhere, type Sql } from "./hot.ts"
+import { type HotTable, rangeWhere, type Sql } from "./hot.ts"
+import { connect } from "./connect.ts"
 import { quoteIdent } from "./schema.ts"
 
 /** Rows of a range and the fingerprint of their versions (a decimal integer, "0" for none). */
@@ -51,7 +52,8 @@ export interface FingerprintedCopy {
 /**
  * Streams `copy` (a `COPY (SELECT … FROM table WHERE range …) TO STDOUT` statement) in a REPEATABLE
  * READ, READ ONLY transaction of its own connection, after taking the range's fingerprint in the same
- * snapshot. The connection is closed afterwards (see copyRows in hot.ts for why).
+ * snapshot. The connection is closed afterwards: postgres.js 3.4 can leave a connection's socket
+ * paused after a large COPY (its issue #499), which would hang the next query on that connection.
  */
 export function copyWithFingerprint(
   url: string | undefined,
@@ -72,7 +74,8 @@ export function copyWithFingerprint(
   const snapshotXmax = new Promise<bigint>((resolve) => (resolveXmax = resolve))
   fingerprint.catch(() => {}) // the stream rethrows the same error
   async function* chunks(): AsyncGenerator<Uint8Array> {
-    const own = openDatabase(url, 1) // max 1: every statement below runs on the same session
+    // max 1: every statement below runs on the same session, named for pg_stat_activity
+    const own = connect(url, { max: 1, connection: { application_name: "parquet_compact copy" } })
     try {
       await own.unsafe("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
       const [row] = await own.unsafe(aggregate(rangeWhere(table, range)))

@@ -1,12 +1,12 @@
 /**
  * The Postgres "hot" side, apart from decoding rows: the tip, row counts, completeness,
- * advisory locks and the final delete. Every identifier comes from the catalogue via
+ * advisory locks (lock.ts) and deletion side effects; the verified delete is in fingerprint.ts.
+ * Every identifier comes from the catalogue via
  * describeTable() and is quoted; every value is a bound parameter or a validated bigint.
  */
 import { CompactError } from "../errors.ts"
 import type { BlockRange } from "../core/range.ts"
 import { connect, type Sql } from "./connect.ts"
-import { copyOut } from "./copyout.ts"
 import { quoteIdent, quoteQualified, type TableInfo } from "./schema.ts"
 
 export type { Sql } from "./connect.ts"
@@ -77,20 +77,6 @@ export async function hotTip(sql: Sql, blocks: HotTable): Promise<bigint | undef
   return row?.tip == null ? undefined : BigInt(row.tip)
 }
 
-/**
- * Streams `COPY (query) TO STDOUT (FORMAT binary)` on a connection of its own that is closed
- * afterwards: postgres.js 3.4 can leave a connection's socket paused after a large COPY (its
- * issue #499, fix pending in PR #1016), which would hang the next query on that connection.
- */
-export async function* copyRows(url: string | undefined, query: string): AsyncGenerator<Uint8Array> {
-  const own = connect(url, { max: 1, connection: { application_name: "parquet_compact copy" } })
-  try {
-    yield* copyOut(own, query)
-  } finally {
-    await own.end({ timeout: 0 })
-  }
-}
-
 /** How many rows the table holds in a range. */
 export async function countRows(sql: Sql, table: HotTable, range: BlockRange): Promise<bigint> {
   const [row] = await sql.unsafe(`SELECT count(*)::text AS n ${rangeWhere(table, range)}`)
@@ -118,28 +104,6 @@ export async function missingBlocks(
 }
 
 /**
- * Deletes a range's rows in one transaction, committing only if exactly `expected` rows went:
- * anything else rolls back and throws INTEGRITY.
- */
-export async function deleteRange(
-  sql: Sql,
-  table: HotTable,
-  range: BlockRange,
-  expected: bigint,
-): Promise<void> {
-  await sql.begin(async (tx) => {
-    const result = await tx.unsafe(`DELETE ${rangeWhere(table, range)}`)
-    if (BigInt(result.count) !== expected) {
-      throw new CompactError(
-        "INTEGRITY",
-        `Cannot delete hot rows of blocks ${range.first}-${range.last}: found ${result.count} rows but cold storage ` +
-          `holds ${expected}; nothing was deleted, rerun compact for this range`,
-      )
-    }
-  })
-}
-
-/**
  * What deleting rows of a table would do beyond that table: foreign keys that cascade, set null or
  * set default on delete, and user DELETE triggers. Named, so that the refusal can say which.
  */
@@ -153,17 +117,4 @@ export async function deletionSideEffects(sql: Sql, table: HotTable): Promise<st
     WHERE tgrelid = to_regclass(${name}) AND NOT tgisinternal AND (tgtype & 8) <> 0
     ORDER BY 1`
   return rows.map((r) => String(r.what))
-}
-
-/** Rows per block number in a range of the table. */
-export async function blockCounts(
-  sql: Sql,
-  table: HotTable,
-  range: BlockRange,
-): Promise<Map<bigint, number>> {
-  const block = quoteIdent(table.blockColumn)
-  const rows = await sql.unsafe(
-    `SELECT ${block}::text AS b, count(*)::int AS n ${rangeWhere(table, range)} GROUP BY 1`,
-  )
-  return new Map(rows.map((r) => [BigInt(r.b), r.n as number]))
 }
