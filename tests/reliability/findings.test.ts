@@ -10,7 +10,9 @@ import { compact } from "../../src/compact.ts"
 import { validateConfig } from "../../src/config.ts"
 import { parseManifest } from "../../src/core/manifest.ts"
 import { lineLogger } from "../../src/log.ts"
-import { closeLib, makeWorld, type World } from "./lib.ts"
+import { checkInvariants } from "./invariants.ts"
+import { closeLib, hotRows, makeWorld, type World } from "./lib.ts"
+import type { ObjectStore } from "../../src/store/store.ts"
 
 const CHAIN = 10143n
 const worlds: World[] = []
@@ -19,7 +21,7 @@ after(async () => {
   await closeLib()
 })
 
-const run = (w: World, more: Record<string, unknown>) =>
+const run = (w: World, more: Record<string, unknown>, store: ObjectStore = w.store) =>
   compact(
     validateConfig({
       chainId: CHAIN,
@@ -32,7 +34,7 @@ const run = (w: World, more: Record<string, unknown>) =>
       chunkSize: 1000,
       ...more,
     }),
-    { sql: w.sql, databaseUrl: w.url, store: w.store, prefix: w.prefix, log: lineLogger(() => {}) },
+    { sql: w.sql, databaseUrl: w.url, store, prefix: w.prefix, log: lineLogger(() => {}) },
   )
 
 describe("findings", () => {
@@ -65,5 +67,40 @@ describe("findings", () => {
     assert.equal(hashes.length, 101)
     // and the run before said "101 late rows" of the 1 there is
     assert.ok(!(error instanceof Error) || !/101 late rows/.test(error.message), String(error))
+  })
+
+  it("a manifest put that succeeded but whose answer was lost does not lose the partition", async () => {
+    const w = await makeWorld("s3")
+    worlds.push(w)
+    const logs = { dataset: "logs", sourceTable: "hot_logs", endBlock: 299n, deleteAfterCompact: true }
+    const range = { first: 0n, last: 299n }
+    const expected = await hotRows(w.sql, range)
+    // the server stores the manifest, then the connection drops before the answer (a reset, a timeout)
+    const lossy: ObjectStore = {
+      ...w.store,
+      description: w.store.description,
+      get: (k) => w.store.get(k),
+      getRange: (k, s, e) => w.store.getRange(k, s, e),
+      head: (k) => w.store.head(k),
+      delete: (k) => w.store.delete(k),
+      list: (p) => w.store.list(p),
+      put: async (k, b, o) => {
+        const done = await w.store.put(k, b, o)
+        if (k.endsWith("manifest.json")) throw new Error("socket hang up")
+        return done
+      },
+    }
+    const first = await run(w, logs, lossy).then(() => "ok", (e: Error) => e.message)
+    assert.notEqual(first, "ok")
+    const afterFirst = await checkInvariants(w, { range, rows: expected })
+    // the orchestrator retries (exit 1 is worth retrying)
+    const second = await run(w, logs).then(() => "ok", (e: Error) => e.message)
+    const afterSecond = await checkInvariants(w, { range, rows: expected })
+    assert.deepEqual({ first, afterFirst: afterFirst.problems, second, afterSecond: afterSecond.problems }, {
+      first,
+      afterFirst: [],
+      second,
+      afterSecond: [],
+    })
   })
 })
