@@ -70,7 +70,7 @@ function command(name: string, act: (m: Model, w: World) => Promise<void>): Cmd 
 }
 
 const late = (p: number, n: number) =>
-  command(`late ${n} rows into ${p}`, async (m, w) => insertLate(w.sql, PARTS[p]!, n, ++m.lateSeed))
+  command(`late ${n} rows into ${p}`, (m, w) => insertLate(w.sql, PARTS[p]!, n, ++m.lateSeed))
 
 const update = (p: number, nth: number) =>
   command(`update hot row ${nth} of ${p}`, async (_, w) => {
@@ -97,7 +97,7 @@ interface CompactArgs {
   readonly mergeLate: boolean
   readonly chunk: number
   /** Stop (throw) at this step the Nth time, as a killed or failed run would. */
-  readonly stop?: { step: string; nth: number } | undefined
+  readonly stop?: { step: string; nth: number } | null | undefined
 }
 
 const compaction = (a: CompactArgs) =>
