@@ -103,4 +103,32 @@ describe("findings", () => {
       afterSecond: [],
     })
   })
+
+  it("a rerun after a failed verification does not delete hot rows whose files are damaged", async () => {
+    const w = await makeWorld("s3")
+    worlds.push(w)
+    const logs = { dataset: "logs", sourceTable: "hot_logs", endBlock: 299n, deleteAfterCompact: true }
+    const range = { first: 0n, last: 299n }
+    const expected = await hotRows(w.sql, range)
+    // a store path that loses the tail of one upload and still answers 200 (what verify is there for)
+    let damaged = 0
+    const lossy: ObjectStore = {
+      description: w.store.description,
+      get: (k) => w.store.get(k),
+      getRange: (k, s, e) => w.store.getRange(k, s, e),
+      head: (k) => w.store.head(k),
+      delete: (k) => w.store.delete(k),
+      list: (p) => w.store.list(p),
+      put: (k, b, o) =>
+        w.store.put(k, k.endsWith(".parquet") && damaged++ === 0 ? b.subarray(0, b.length - 100) : b, o),
+    }
+    const first = await run(w, logs, lossy).then(() => "ok", (e: Error) => e.message)
+    assert.match(first, /Cannot verify partition/)
+    // the message says "nothing was deleted, rerun the range": the operator reruns
+    const second = await run(w, logs).then((s) => s.partitions[0]!.action, (e: Error) => e.message)
+    const check = await checkInvariants(w, { range, rows: expected })
+    // every row still hot or intact in cold; a rerun that only keeps the files must not report success
+    assert.equal(check.rowsLost, 0, `${second}: ${check.problems.join("; ")}`)
+    assert.ok(second !== "unchanged" && second !== "kept", second)
+  })
 })
