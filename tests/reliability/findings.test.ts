@@ -6,6 +6,8 @@
 import { after, describe, it } from "node:test"
 import assert from "node:assert/strict"
 import { parquetReadObjects } from "hyparquet"
+import { mkdir, writeFile } from "node:fs/promises"
+import { join } from "node:path"
 import { compact } from "../../src/compact.ts"
 import { validateConfig } from "../../src/config.ts"
 import { parseManifest } from "../../src/core/manifest.ts"
@@ -130,5 +132,19 @@ describe("findings", () => {
     // every row still hot or intact in cold; a rerun that only keeps the files must not report success
     assert.equal(check.rowsLost, 0, `${second}: ${check.problems.join("; ")}`)
     assert.ok(second !== "unchanged" && second !== "kept", second)
+  })
+
+  it("file://: a temp file left by a run killed mid-write is removed by the next run of its partition", async () => {
+    const w = await makeWorld("file")
+    worlds.push(w)
+    const range = { first: 0n, last: 299n }
+    // what LocalStore.put leaves in the dataset folder when the process dies inside writeFile
+    const folder = join(w.root!, `${CHAIN}/logs`)
+    await mkdir(folder, { recursive: true })
+    const temp = join(folder, `logs_0_299_0000_${"ab".repeat(8)}.parquet.tmp-4242-0123456789ab`)
+    await writeFile(temp, new Uint8Array(1000))
+    await run(w, { dataset: "logs", sourceTable: "hot_logs", endBlock: 299n })
+    const check = await checkInvariants(w, { range, rows: await hotRows(w.sql, range), final: true })
+    assert.deepEqual(check.problems, [])
   })
 })

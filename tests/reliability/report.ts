@@ -8,7 +8,8 @@
  *     "exit_code": 0, "rows_checked": 3040, "rows_lost": 0, "ok": true, "group": "committed" }
  *
  * `table` is one of crash, concurrency, model, faults, badinput (others get a table of their own);
- * `group` (optional) is what the summary of a table counts by (the step of a kill point).
+ * `group` (optional) is what the summary of a table counts by (the step of a kill point). Rows in
+ * the fault and bad-input tests' own shapes are read too (see {@link normalize}).
  *
  *   bun tests/reliability/report.ts DIR [OUT]   writes OUT (default docs/RELIABILITY.md) from DIR/*.json
  */
@@ -74,7 +75,7 @@ export function renderReport(rows: readonly ReportRow[], meta: { command: string
     "| figure | value |",
     "|---|---|",
     `| kill points tried | ${crash.length} (${
-      crash.filter((r) => r.outcome.startsWith("killed")).length
+      crash.filter((r) => /(^|: )killed/.test(r.outcome)).length
     } killed the run mid-way) |`,
     `| concurrency runs | ${of("concurrency").length} |`,
     `| model-based sequences | ${of("model").length} |`,
@@ -129,11 +130,45 @@ function summaryTable(rows: readonly ReportRow[], by: string): string[] {
   return out
 }
 
-/** Reads every `*.json` report of `dir`. */
+/** Reads every `*.json` report of `dir` (rows of other shapes through {@link normalize}). */
 export function readReports(dir: string): ReportRow[] {
   return readdirSync(dir).filter((f) => f.endsWith(".json")).sort().flatMap((f) =>
-    JSON.parse(readFileSync(join(dir, f), "utf8")) as ReportRow[]
+    (JSON.parse(readFileSync(join(dir, f), "utf8")) as Record<string, unknown>[]).map((r) =>
+      normalize(r, f.replace(/\.json$/, ""))
+    )
   )
+}
+
+/**
+ * A row as {@link ReportRow}. Besides rows of that shape it takes the fault runs' rows (`target`,
+ * `fault`, `times`, `outcome`, `seconds`, `bound_seconds`) and the bad inputs' rows (`case`, `exit`,
+ * `expected_exit`, `message`), so every test file may keep its own columns.
+ */
+export function normalize(r: Record<string, unknown>, file: string): ReportRow {
+  const table = typeof r.table === "string" ? r.table : file.startsWith("faults") ? "faults" : file
+  if (typeof r.case === "string" && typeof r.outcome === "string" && typeof r.ok === "boolean") {
+    return { ...(r as unknown as ReportRow), table }
+  }
+  if ("fault" in r) {
+    const within = typeof r.seconds !== "number" || typeof r.bound_seconds !== "number" ||
+      r.seconds <= r.bound_seconds
+    return {
+      table,
+      case: `${r.target}: ${r.fault} (${r.times})`,
+      outcome: `${r.outcome}${typeof r.seconds === "number" ? ` in ${r.seconds} s` : ""}`,
+      ok: typeof r.ok === "boolean" ? r.ok : within,
+      group: String(r.target),
+    }
+  }
+  const exit = typeof r.exit === "number" ? r.exit : undefined
+  return {
+    table,
+    case: String(r.case ?? r.command ?? "?"),
+    outcome: String(r.message ?? r.outcome ?? ""),
+    ...(exit === undefined ? {} : { exit_code: exit }),
+    ok: typeof r.ok === "boolean" ? r.ok : r.expected_exit === undefined || r.expected_exit === exit,
+    group: r.expected_exit === undefined ? String(r.case) : `exit ${r.expected_exit}`,
+  }
 }
 
 if (import.meta.main) {
