@@ -13,7 +13,8 @@ import { validateConfig } from "../../src/config.ts"
 import { parseManifest } from "../../src/core/manifest.ts"
 import { lineLogger } from "../../src/log.ts"
 import { checkInvariants } from "./invariants.ts"
-import { closeLib, hotRows, makeWorld, type World } from "./lib.ts"
+import { closeLib, hotRows, insertLate, makeWorld, type World } from "./lib.ts"
+import { seedChain } from "../../bench/datagen.ts"
 import type { ObjectStore } from "../../src/store/store.ts"
 
 const CHAIN = 10143n
@@ -23,7 +24,12 @@ after(async () => {
   await closeLib()
 })
 
-const run = (w: World, more: Record<string, unknown>, store: ObjectStore = w.store) =>
+const run = (
+  w: World,
+  more: Record<string, unknown>,
+  store: ObjectStore = w.store,
+  checkpoint?: (step: string) => Promise<void>,
+) =>
   compact(
     validateConfig({
       chainId: CHAIN,
@@ -36,7 +42,7 @@ const run = (w: World, more: Record<string, unknown>, store: ObjectStore = w.sto
       chunkSize: 1000,
       ...more,
     }),
-    { sql: w.sql, databaseUrl: w.url, store, prefix: w.prefix, log: lineLogger(() => {}) },
+    { sql: w.sql, databaseUrl: w.url, store, prefix: w.prefix, log: lineLogger(() => {}), checkpoint },
   )
 
 describe("findings", () => {
@@ -146,5 +152,22 @@ describe("findings", () => {
     await run(w, { dataset: "logs", sourceTable: "hot_logs", endBlock: 299n })
     const check = await checkInvariants(w, { range, rows: await hotRows(w.sql, range), final: true })
     assert.deepEqual(check.problems, [])
+  })
+
+  it("rows that come back to hot between the decision and the copy are not appended twice", async () => {
+    const w = await makeWorld("s3")
+    worlds.push(w)
+    const logs = { dataset: "logs", sourceTable: "hot_logs", endBlock: 299n, deleteAfterCompact: true }
+    const range = { first: 0n, last: 299n }
+    await run(w, logs)
+    await insertLate(w.sql, range, 5)
+    const start = await checkInvariants(w, { range, rows: new Map() })
+    const expected = new Map([...start.cold, ...start.hot])
+    // decided "merge 5 late rows"; then a re-backfill writes blocks 0-9 again, before the COPY starts
+    const outcome = await run(w, { ...logs, mergeLate: true }, w.store, async (step) => {
+      if (step === "cleaned") await seedChain(w.sql, { chainId: CHAIN, first: 0n, last: 9n })
+    }).then((s) => s.partitions[0]!.action, (e: Error) => e.message)
+    const check = await checkInvariants(w, { range, rows: expected })
+    assert.deepEqual(check.problems.slice(0, 3), [], outcome)
   })
 })

@@ -28,14 +28,16 @@ export const FULL = process.env.REL_FULL === "1"
 
 const REPO = fileURLToPath(new URL("../..", import.meta.url))
 const services = testServices()
-const admin = postgres(services.pgUrl, { max: 1, onnotice: () => {} })
+// reopened on demand: bun runs every test file in one process, and each file closes it when done
+let adminPool: postgres.Sql | undefined
+const admin = () => (adminPool ??= postgres(services.pgUrl, { max: 1, onnotice: () => {} }))
 let template: Promise<string> | undefined
 
 /** One database seeded once per test process; cloned per case (CREATE DATABASE … TEMPLATE). */
 function seededTemplate(): Promise<string> {
   template ??= (async () => {
     const name = uniqueName("rel_tpl_")
-    await admin.unsafe(`CREATE DATABASE ${name}`)
+    await admin().unsafe(`CREATE DATABASE ${name}`)
     const sql = openDatabase(dbUrl(name), 1)
     try {
       await createHotTables(sql)
@@ -72,12 +74,12 @@ export interface World {
 /** A fresh database (a clone of the seeded template) and an empty destination of `kind`. */
 export async function makeWorld(kind: "file" | "s3"): Promise<World> {
   const name = uniqueName("rel_")
-  await admin.unsafe(`CREATE DATABASE ${name} TEMPLATE ${await seededTemplate()}`)
+  await admin().unsafe(`CREATE DATABASE ${name} TEMPLATE ${await seededTemplate()}`)
   const url = dbUrl(name)
   const sql = openDatabase(url, 4)
   const close = async () => {
     await sql.end({ timeout: 1 })
-    await admin.unsafe(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`).catch(() => {})
+    await admin().unsafe(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`).catch(() => {})
   }
   if (kind === "file") {
     const root = await mkdtemp(join(tmpdir(), "rel-"))
@@ -246,5 +248,7 @@ export function random(seed: number): () => number {
 
 /** Closes the admin connection (call from `after`). */
 export async function closeLib(): Promise<void> {
-  await admin.end({ timeout: 1 })
+  const pool = adminPool
+  adminPool = undefined
+  await pool?.end({ timeout: 1 })
 }
