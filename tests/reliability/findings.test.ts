@@ -170,4 +170,24 @@ describe("findings", () => {
     const check = await checkInvariants(w, { range, rows: expected })
     assert.deepEqual(check.problems.slice(0, 3), [], outcome)
   })
+
+  it("a rerun with another chunk size after --merge-late keeps the archived rows (found by model.test.ts)", async () => {
+    const w = await makeWorld("file")
+    worlds.push(w)
+    const logs = { dataset: "logs", sourceTable: "hot_logs", endBlock: 299n, chunkSize: 200 }
+    const range = { first: 0n, last: 299n }
+    await run(w, { ...logs, deleteAfterCompact: true })
+    await insertLate(w.sql, range, 20)
+    const start = await checkInvariants(w, { range, rows: new Map() })
+    const expected = new Map([...start.cold, ...start.hot])
+    // the late rows are merged and left hot; the source the manifest records is now those 20 rows only
+    assert.equal((await run(w, { ...logs, mergeLate: true })).partitions[0]!.action, "merged")
+    // an operator reruns with another --chunk-size: "same rows, other encoding options: re-encoding"
+    const rerun = await run(w, { ...logs, chunkSize: 300 }).then(
+      (s) => s.partitions[0]!.action,
+      (e: Error) => e.message,
+    )
+    const check = await checkInvariants(w, { range, rows: expected })
+    assert.deepEqual(check.problems.slice(0, 3), [], `${rerun}; ${check.rowsLost} rows lost`)
+  })
 })

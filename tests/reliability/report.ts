@@ -89,6 +89,12 @@ export function renderReport(rows: readonly ReportRow[], meta: { command: string
     "completing rerun); it is *lost* when it is in neither hot nor cold storage with its content.",
     "",
   ]
+  const failed = rows.filter((r) => !r.ok)
+  if (failed.length > 0) {
+    lines.push("## Failed cases", "")
+    for (const r of failed) lines.push(`- **${r.table}**: ${cell(r.case)} — ${cell(r.outcome).slice(0, 400)}`)
+    lines.push("")
+  }
   for (const t of tables) {
     const group = of(t)
     if (group.length === 0) continue
