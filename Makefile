@@ -53,4 +53,5 @@ demo: deps
 reliability: setup build
 	@dir=$$(mktemp -d); status=0; \
 	REL_FULL=1 REL_CLI=dist REL_REPORT_DIR=$$dir $(BIN)/bun tests/run.ts --timeout=1800000 tests/reliability/ || status=$$?; \
-	$(BIN)/bun tests/reliability/report.ts $$dir docs/RELIABILITY.md; rm -rf $$dir; exit $$status
+	$(BIN)/bun tests/reliability/report.ts $$dir docs/RELIABILITY.md; rm -rf $$dir; \
+	$(BIN)/deno fmt docs/RELIABILITY.md; exit $$status
