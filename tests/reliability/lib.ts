@@ -6,7 +6,7 @@
  */
 import { type ChildProcess, spawn } from "node:child_process"
 import { existsSync } from "node:fs"
-import { mkdtemp } from "node:fs/promises"
+import { mkdtemp, rm } from "node:fs/promises"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { fileURLToPath } from "node:url"
@@ -83,7 +83,20 @@ export async function makeWorld(kind: "file" | "s3"): Promise<World> {
   }
   if (kind === "file") {
     const root = await mkdtemp(join(tmpdir(), "rel-"))
-    return { kind, url, sql, store: new LocalStore(root), dest: `file://${root}`, prefix: "", root, close }
+    const closeAll = async () => {
+      await close()
+      await rm(root, { recursive: true, force: true })
+    }
+    return {
+      kind,
+      url,
+      sql,
+      store: new LocalStore(root),
+      dest: `file://${root}`,
+      prefix: "",
+      root,
+      close: closeAll,
+    }
   }
   const { bucket, store } = await freshBucket()
   return { kind, url, sql, store, dest: `s3://${bucket}/cold`, prefix: "cold", close }
