@@ -4,7 +4,7 @@ SHELL := /bin/bash
 .SHELLFLAGS := -euo pipefail -c
 BIN := node_modules/.bin
 
-.PHONY: setup deps services python check test build bench demo
+.PHONY: setup deps services python check test build bench demo reliability
 
 setup: deps services python
 
@@ -50,3 +50,12 @@ bench: setup build
 # PGlite: no server to install
 demo: deps
 	$(BIN)/bun demo/demo.ts
+
+# The full reliability campaign against fresh services (> 200 kill points, concurrent runs, model-based
+# sequences, and the fault and bad-input runs); regenerates docs/RELIABILITY.md even when a case fails,
+# then fails if one did. `make test` runs a bounded subset of the same files.
+reliability: setup build
+	@dir=$$(mktemp -d); status=0; \
+	REL_FULL=1 REL_CLI=dist REL_REPORT_DIR=$$dir $(BIN)/bun tests/run.ts --timeout=1800000 tests/reliability/ || status=$$?; \
+	$(BIN)/bun tests/reliability/report.ts $$dir docs/RELIABILITY.md; rm -rf $$dir; \
+	$(BIN)/deno fmt docs/RELIABILITY.md; exit $$status
