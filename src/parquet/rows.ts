@@ -53,8 +53,8 @@ export class BlockWriter extends ByteWriter {
 
 /** Inclusive min and max of an integer column over [start, end); INTEGRITY on NULL. */
 export function blockRange(values: ColumnValues, start: number, end: number, name: string): [bigint, bigint] {
-  if (values instanceof ByteColumn) {
-    throw new CompactError("INTEGRITY", `Cannot encode block column "${name}": it holds bytes`)
+  if (values instanceof ByteColumn || values instanceof PackedList) {
+    throw new CompactError("INTEGRITY", `Cannot encode block column "${name}": it holds bytes or lists`)
   }
   if (values instanceof BigInt64Array && LITTLE_ENDIAN && values.byteOffset % 4 === 0 && end > start) {
     // by 32-bit words (high signed, low unsigned): no BigInt per row

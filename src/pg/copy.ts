@@ -9,6 +9,7 @@
 import { CompactError } from "../errors.ts"
 import type { ColumnSpec } from "./schema.ts"
 import { Arena } from "./values.ts"
+import { packsList } from "./lists.ts"
 import { BatchBuilder, type BatchOptions, type ColumnBatch } from "./batch.ts"
 
 export type { ScalarValue } from "./values.ts"
@@ -70,7 +71,8 @@ export class CopyDecoder {
       }
     }
     this.#width = columns.length
-    this.#viewsInput = columns.some((c) => c.kind === "array")
+    // array columns the decoder packs copy their elements; others hold views of the input
+    this.#viewsInput = columns.some((c) => c.kind === "array" && !packsList(c))
     this.#batches = new BatchBuilder(columns, batchRows, this.#arena, options)
     this.#fieldStart = new Int32Array(columns.length)
     this.#fieldLen = new Int32Array(columns.length)
