@@ -8,7 +8,7 @@
  * printing wall time, rows/s, peak RSS, the client's CPU-seconds (user + sys), output size and the
  * ratios us/R and us/D side by side. Options: --blocks N (default 1000000), --runs K (median of K,
  * default 1), --chunk-sizes LIST (default 100000,10000), --tables LIST (default logs,logs_topics),
- * --no-s3.
+ * --file-only-chunk-sizes LIST (file:// only, for peak RSS at big files; default 1000000), --no-s3.
  */
 import { existsSync } from "node:fs"
 import { mkdtemp, rm, stat, writeFile } from "node:fs/promises"
@@ -27,6 +27,7 @@ const { values: opts } = parseArgs({
     blocks: { type: "string", default: "1000000" },
     runs: { type: "string", default: "1" },
     "chunk-sizes": { type: "string", default: "100000,10000" },
+    "file-only-chunk-sizes": { type: "string", default: "1000000" },
     tables: { type: "string", default: "logs,logs_topics" },
     "no-s3": { type: "boolean", default: false },
   },
@@ -34,6 +35,7 @@ const { values: opts } = parseArgs({
 const N = BigInt(opts.blocks)
 const RUNS = Number(opts.runs)
 const CHUNKS = opts["chunk-sizes"].split(",").map(Number)
+const FILE_ONLY = new Set(opts["file-only-chunk-sizes"].split(",").filter((c) => c !== "").map(Number))
 const TABLES = opts.tables.split(",")
 const CHAIN = 10143n
 const PSQL = "/usr/lib/postgresql/15/bin/psql"
@@ -103,7 +105,7 @@ try {
       } | ` +
       `${(m.seconds / r.seconds).toFixed(2)} | ${(m.seconds / d.seconds).toFixed(2)} |`
     lines.push(row("(R) binary COPY to /dev/null", r), row("(D) COPY csv into DuckDB, snappy", d))
-    for (const chunk of CHUNKS) {
+    for (const chunk of [...CHUNKS, ...[...FILE_ONLY].filter((c) => !CHUNKS.includes(c))]) {
       const args =
         `compact --chain-id ${CHAIN} --dataset ${dataset} --source-table ${table} --start-block 0 ` +
         `--end-block ${N - 1n} --chunk-size ${chunk} --database-url ${pg.url} --json`
@@ -112,7 +114,7 @@ try {
         return { ...m, bytes: JSON.parse(m.stdout).bytes }
       })
       lines.push(row(`(us) file://, ${chunk.toLocaleString("en-US")}-row files`, file))
-      if (!s3 || !s3Client) continue
+      if (!s3 || !s3Client || (FILE_ONLY.has(chunk) && !CHUNKS.includes(chunk))) continue
       const env = {
         AWS_ACCESS_KEY_ID: s3.accessKeyId,
         AWS_SECRET_ACCESS_KEY: s3.secretAccessKey,

@@ -4,6 +4,7 @@
  */
 import { randomBytes } from "node:crypto"
 import type postgres from "postgres"
+import { PackedList } from "../src/columns.ts"
 import { ByteColumn, type ColumnBatch } from "../src/pg/batch.ts"
 import type { ColumnKind, ColumnSpec } from "../src/pg/schema.ts"
 
@@ -354,12 +355,16 @@ export function renderValue(c: ColumnSpec, v: unknown): unknown {
   return renderScalar(c.kind, c.scale, v)
 }
 
-/** All rows of the batches as one plain array per column. */
-export function gatherColumns(batches: ColumnBatch[], width: number): unknown[][] {
-  const out: unknown[][] = Array.from({ length: width }, () => [])
+/** All rows of the batches (decoded with `columns`) as one plain array per column. */
+export function gatherColumns(batches: ColumnBatch[], columns: readonly ColumnSpec[]): unknown[][] {
+  const out: unknown[][] = Array.from({ length: columns.length }, () => [])
   for (const b of batches) {
     b.columns.forEach((values, j) => {
-      const plain = values instanceof ByteColumn ? values.toArray() : values
+      const plain = values instanceof ByteColumn
+        ? values.toArray()
+        : values instanceof PackedList
+        ? values.toArray(!columns[j]!.notNull)
+        : values
       for (let i = 0; i < b.rows; i++) out[j]!.push(plain[i])
     })
   }

@@ -129,4 +129,29 @@ describe("encodeParquetFilesThreaded", () => {
     }
     assert.ok(ended)
   })
+
+  it("takes no batch while the caller holds a file, and goes on once it asks for the next", async () => {
+    // three row groups per file: without the pause, the next file would be encoded meanwhile
+    const opts = { ...OPTIONS, chunkSize: 2100, rowGroupSize: 700 }
+    const batches = identityBatches(identityColumns(7000), 700, () => true)
+    let pulled = 0
+    async function* counted() {
+      for (const b of batches) {
+        pulled++
+        yield b
+      }
+    }
+    const parts: number[] = []
+    for await (const f of encodeParquetFilesThreaded(counted(), opts)) {
+      parts.push(f.part)
+      if (f.part === 0) {
+        const before = pulled
+        await new Promise((resolve) => setTimeout(resolve, 300)) // an upload, say
+        assert.equal(pulled, before, "batches taken while the file was held")
+        assert.ok(pulled <= 5, `${pulled} batches taken for a file of 3`) // + one queued, one pulled
+      }
+    }
+    assert.deepEqual(parts, [...parts.keys()])
+    assert.equal(pulled, batches.length)
+  })
 })

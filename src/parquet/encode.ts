@@ -226,6 +226,10 @@ class FileEncoder {
     })
     this.rows += this.groupRows
     this.groupRows = 0
+    if (this.rows < this.#opts.chunkSize) {
+      // the whole file in one buffer, sized from the rows so far (see BlockWriter.reserve())
+      writer.reserve(Math.ceil(writer.offset / this.rows * this.#opts.chunkSize * 1.1) + (1 << 16))
+    }
     const written = this.#segments
     this.#segments = []
     // byte statistics are copies and pages are copied into the file: the batches may go

@@ -6,9 +6,12 @@
  * no copy where the decoder's memory already is the PLAIN form (ByteColumn, NOT NULL typed arrays
  * on a little-endian host).
  */
+import type { Leaf } from "../columns.ts"
 import { ByteColumn, type ColumnValues } from "../pg/batch.ts"
 import type { ColumnKind, ColumnSpec } from "../pg/schema.ts"
 import { decimalByteLength } from "./schema.ts"
+
+export type { Leaf }
 
 const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1
 
@@ -27,19 +30,6 @@ export interface LeafType {
   optional: boolean
   /** Highest definition level. */
   maxDef: number
-}
-
-/** A row group's column, ready for pages. */
-export interface Leaf {
-  rows: number
-  slots: number
-  /** Definition level per slot; undefined when every slot is defined (REQUIRED flat column). */
-  def: Uint8Array | undefined
-  /** Repetition level per slot (LIST columns only). */
-  rep: Uint8Array | undefined
-  /** Slot i's PLAIN value is bytes[offsets[i], offsets[i + 1]) (empty for NULL slots). */
-  bytes: Uint8Array
-  offsets: Int32Array
 }
 
 /** The leaf type of a column. */

@@ -38,6 +38,26 @@ export class BlockWriter extends ByteWriter {
     this.index = 0
   }
 
+  /**
+   * Makes the current block hold `total` bytes in all, moving what is written into it when the
+   * blocks so far are smaller: one block means no joining copy at the end. Large ArrayBuffers are
+   * committed page by page as they are written, so reserving more than the file needs costs address
+   * space, not memory.
+   */
+  reserve(total: number): void {
+    if (total <= this.offset + (this.buffer.byteLength - this.index)) return
+    const next = new Uint8Array(new ArrayBuffer(total))
+    let o = 0
+    for (const block of [...this.#blocks, new Uint8Array(this.buffer, 0, this.index)]) {
+      next.set(block, o)
+      o += block.length
+    }
+    this.#blocks.length = 0
+    this.buffer = next.buffer
+    this.view = new DataView(this.buffer)
+    this.index = o
+  }
+
   override getBytes(): Uint8Array<ArrayBuffer> {
     const last = new Uint8Array(this.buffer, 0, this.index)
     if (this.#blocks.length === 0) return last
@@ -53,8 +73,8 @@ export class BlockWriter extends ByteWriter {
 
 /** Inclusive min and max of an integer column over [start, end); INTEGRITY on NULL. */
 export function blockRange(values: ColumnValues, start: number, end: number, name: string): [bigint, bigint] {
-  if (values instanceof ByteColumn) {
-    throw new CompactError("INTEGRITY", `Cannot encode block column "${name}": it holds bytes`)
+  if (values instanceof ByteColumn || values instanceof PackedList) {
+    throw new CompactError("INTEGRITY", `Cannot encode block column "${name}": it holds bytes or lists`)
   }
   if (values instanceof BigInt64Array && LITTLE_ENDIAN && values.byteOffset % 4 === 0 && end > start) {
     // by 32-bit words (high signed, low unsigned): no BigInt per row

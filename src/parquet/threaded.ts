@@ -101,6 +101,7 @@ export async function* encodeParquetFilesThreaded(
   let failure: { error: unknown } | undefined
   let done = false
   let stop = false
+  let held = false
   const queued: number[] = [] // rows of each batch sent and not yet taken by the encoder, oldest first
   let queuedRows = 0
   let waiters: (() => void)[] = []
@@ -133,7 +134,9 @@ export async function* encodeParquetFilesThreaded(
 
   const feed = (async () => {
     for await (const batch of batches) {
-      while (!stop && !failure && (queuedRows >= opts.rowGroupSize || files.length > 0)) await changed()
+      while (!stop && !failure && (queuedRows >= opts.rowGroupSize || files.length > 0 || held)) {
+        await changed()
+      }
       if (stop || failure) break
       queued.push(batch.rows)
       queuedRows += batch.rows
@@ -147,8 +150,14 @@ export async function* encodeParquetFilesThreaded(
     for (;;) {
       const file = files.shift()
       if (file) {
-        notify() // room for the next batch
+        // No batch goes out while the caller holds this file: it may still be busy with the one
+        // before (an upload), and a third file would be built meanwhile. Its next call means the
+        // earlier file is done; encoding then overlaps with this file's upload.
+        held = true
         yield file
+        held = false
+        releaseFile(file.bytes.length)
+        notify() // room for the next batch
       } else if (failure) {
         throw failure.error
       } else if (done) {
@@ -163,6 +172,17 @@ export async function* encodeParquetFilesThreaded(
     await feed // ends the batches' iteration, which drains and closes the COPY
     worker.terminate()
   }
+}
+
+/**
+ * Under Bun, collects garbage once the caller is done with a big file (it asked for the next one):
+ * the file's buffer came from the worker by transfer, which JavaScriptCore's collector does not
+ * count as this thread's allocation, so released files piled up (peak RSS grew with the files made).
+ * One collection per file of 16 MiB or more costs a few milliseconds.
+ */
+function releaseFile(bytes: number): void {
+  const bun = (globalThis as unknown as { Bun?: { gc(sync: boolean): void } }).Bun
+  if (bun && bytes >= 16 << 20) bun.gc(true)
 }
 
 /** The ArrayBuffers behind a batch's typed arrays and ByteColumns, each once. */

@@ -2,6 +2,8 @@
  * Column batches built row by row from binary COPY fields, in the form hyparquet-writer takes
  * for the schema of parquetSchema().
  */
+import type { PackedList } from "../columns.ts"
+import { ListBuilder, packsList } from "./lists.ts"
 import type { ColumnSpec } from "./schema.ts"
 import { numericTextLength, writeNumericText } from "./numeric.ts"
 import {
@@ -36,11 +38,13 @@ import {
  * float8 → Float64Array; the same kinds when nullable → arrays of number/bigint or null.
  * bool → boolean[]; numeric_decimal → unscaled bigint[]; bytea, text, json, jsonb (version byte
  * stripped), uuid (16 bytes) and numeric_string (ASCII of numeric::text) → ByteColumn from the
- * decoder (the encoder also takes (Uint8Array | null)[]); arrays → per row null or an array of
- * element values (null elements allowed).
+ * decoder (the encoder also takes (Uint8Array | null)[]); arrays → PackedList (levels and PLAIN
+ * element values, see src/pg/lists.ts), except arrays of numeric_decimal: per row null or an array
+ * of element values (null elements allowed).
  */
 export type ColumnValues =
   | ByteColumn
+  | PackedList
   | Int32Array
   | BigInt64Array
   | Float32Array
@@ -234,6 +238,9 @@ export class BatchBuilder {
   #out: ColumnValues[] = []
   #out32: (Int32Array | undefined)[] = [] // Int32 views over BigInt64Array outputs (little-endian hosts)
   #packed: (ByteColumnBuilder | undefined)[] = []
+  #lists: (ListBuilder | undefined)[] = []
+  /** Per column: the decoder packs it as a PackedList. */
+  readonly #packsList: boolean[]
   /** Bytes per row of each byte column in the previous batch, to size the next one's buffer. */
   readonly #bytesPerRow: number[]
   #rows = 0
@@ -249,6 +256,7 @@ export class BatchBuilder {
     this.#alloc = pool ? (bytes) => pool.take(bytes) : (bytes) => new ArrayBuffer(bytes)
     this.#arena = arena
     this.#bytesPerRow = columns.map(() => 0)
+    this.#packsList = columns.map((c) => c.kind === "array" && packsList(c))
     this.#newBatch()
   }
 
@@ -268,14 +276,17 @@ export class BatchBuilder {
     const out = this.#out
     const out32 = this.#out32
     const packed = this.#packed
+    const lists = this.#lists
     for (let c = 0; c < ops.length; c++) {
       const p = fieldStart[c]!
       const len = fieldLen[c]!
       const op = ops[c]!
       const pack = packed[c]
+      const list = lists[c]
       if (len === -1) {
         if (this.#columns[c]!.notNull) throw fieldError(this.#columns[c], "got NULL in a NOT NULL column")
-        if (pack !== undefined) {
+        if (list !== undefined) list.addNull(r)
+        else if (pack !== undefined) {
           pack.nulls![r] = 1
           pack.hasNull = true
           pack.offsets[r + 1] = pack.pos
@@ -287,6 +298,10 @@ export class BatchBuilder {
       const fixed = FIXED_LENGTH[op]!
       if (fixed !== 0 && len !== fixed) {
         throw fieldError(this.#columns[c], `got a ${len}-byte value, expected ${fixed}`)
+      }
+      if (list !== undefined) {
+        list.add(r, buf, dv, p, len)
+        continue
       }
       if (pack !== undefined) {
         this.#pack(pack, c, op, buf, dv, p, len)
@@ -389,6 +404,7 @@ export class BatchBuilder {
     this.#out = []
     this.#out32 = []
     this.#packed = []
+    this.#lists = []
     for (let c = 0; c < this.#columns.length; c++) {
       let values: ColumnValues = []
       let o32: Int32Array | undefined
@@ -400,6 +416,7 @@ export class BatchBuilder {
           ? new ByteColumnBuilder(n, capacity, !spec.notNull, this.#alloc)
           : undefined,
       )
+      this.#lists.push(this.#packsList[c] ? new ListBuilder(spec, n, capacity, this.#alloc) : undefined)
       if (spec.notNull) { // every row is written: a reused buffer needs no zeroing
         const op = this.#ops[c]!
         if (op === OP_INT2 || op === OP_INT4 || op === OP_DATE) {
@@ -422,6 +439,11 @@ export class BatchBuilder {
     if (rows === 0) return undefined
     const full = rows === this.#limit
     const columns = this.#out.map((v, c) => {
+      const list = this.#lists[c]
+      if (list !== undefined) {
+        if (rows >= 1000) this.#bytesPerRow[c] = list.size / rows
+        return list.finish(rows)
+      }
       const pack = this.#packed[c]
       if (pack === undefined) return full || Array.isArray(v) ? v : (v as Int32Array).subarray(0, rows)
       if (rows >= 1000) this.#bytesPerRow[c] = pack.pos / rows

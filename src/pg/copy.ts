@@ -9,6 +9,8 @@
 import { CompactError } from "../errors.ts"
 import type { ColumnSpec } from "./schema.ts"
 import { Arena } from "./values.ts"
+import { CONSUMED } from "./copyout.ts"
+import { packsList } from "./lists.ts"
 import { BatchBuilder, type BatchOptions, type ColumnBatch } from "./batch.ts"
 
 export type { ScalarValue } from "./values.ts"
@@ -27,9 +29,18 @@ export async function* decodeCopyBinary(
   options: BatchOptions = {},
 ): AsyncGenerator<ColumnBatch> {
   const decoder = new CopyDecoder(columns, batchRows, options)
-  for await (const chunk of chunks) {
-    decoder.push(chunk)
-    yield* decoder.drain()
+  // as for-await, but telling the source (copyOut()) that each chunk is consumed once pushed: the
+  // decoder copies what it keeps, so the source may build its next chunk in the same buffer
+  const source = chunks[Symbol.asyncIterator]() as AsyncIterator<Uint8Array, unknown, unknown>
+  let done = false
+  try {
+    for (let next = await source.next(); !next.done; next = await source.next(CONSUMED)) {
+      decoder.push(next.value)
+      yield* decoder.drain()
+    }
+    done = true
+  } finally {
+    if (!done) await source.return?.()
   }
   yield* decoder.end()
 }
@@ -70,7 +81,8 @@ export class CopyDecoder {
       }
     }
     this.#width = columns.length
-    this.#viewsInput = columns.some((c) => c.kind === "array")
+    // array columns the decoder packs copy their elements; others hold views of the input
+    this.#viewsInput = columns.some((c) => c.kind === "array" && !packsList(c))
     this.#batches = new BatchBuilder(columns, batchRows, this.#arena, options)
     this.#fieldStart = new Int32Array(columns.length)
     this.#fieldLen = new Int32Array(columns.length)

@@ -4,8 +4,8 @@
  *
  * Two postgres.js 3.4.9 behaviours are handled here:
  * - `readable()` gives a Node Readable that gets one push per COPY row; iterating it with
- *   `for await` costs one promise per row. copyOut() drains everything buffered at each wake-up
- *   into one chunk instead.
+ *   `for await` costs one promise per row. copyOut() joins the rows of each wake-up into one chunk
+ *   instead.
  * - When a push fills the Readable, postgres.js pauses its socket and only the Readable's `_read()`
  *   resumes it. If CopyDone arrives in the same socket chunk, the Readable ends with the socket still
  *   paused and the connection hangs on its next query (porsager/postgres#499, fix proposed in PR
@@ -28,10 +28,25 @@ function copyLost(cause: unknown): CompactError {
 }
 
 /**
+ * Passed to the generator's next() by a consumer that is done with the chunk it was given (the
+ * COPY decoder copies what it keeps): the next chunk may then be built in the same buffer, which
+ * leaves no garbage behind and touches no fresh pages. `yield*` forwards it through wrappers.
+ */
+export const CONSUMED: unique symbol = Symbol("copyOut chunk consumed")
+
+/** Bytes of rows buffered before the Readable is paused (and with it, postgres.js' socket). */
+const HIGH_WATER = 1 << 20
+
+/**
  * Streams a `COPY … TO STDOUT` statement's bytes; throws the statement's error if it fails.
  * Leaving the loop early drains the rest of the COPY first, so the connection stays usable.
+ * Rows are taken one 'data' event at a time (Readable.read() would join them into a fresh buffer)
+ * and joined once per wake-up, into the previous chunk's buffer when the consumer passed CONSUMED.
  */
-export async function* copyOut(sql: postgres.Sql, statement: string): AsyncGenerator<Uint8Array> {
+export async function* copyOut(
+  sql: postgres.Sql,
+  statement: string,
+): AsyncGenerator<Uint8Array, void, typeof CONSUMED | undefined> {
   let stream: Readable
   try {
     stream = (await sql.unsafe(statement).readable()) as unknown as Readable
@@ -58,14 +73,34 @@ export async function* copyOut(sql: postgres.Sql, statement: string): AsyncGener
       resolve()
     })
   })
-  stream.on("readable", notify)
+  let parts: Uint8Array[] = []
+  let size = 0
+  stream.on("data", (row: Uint8Array) => {
+    parts.push(row)
+    size += row.length
+    if (size >= HIGH_WATER) stream.pause()
+    notify()
+  })
+  let scratch = new ArrayBuffer(0) // the last chunk's buffer, when it was built here
+  let reuse = false
   try {
     for (;;) {
       if (failure) throw isConnectionLoss(failure.error) ? copyLost(failure.error) : failure.error
-      const parts: Uint8Array[] = []
-      for (let chunk = stream.read(); chunk !== null; chunk = stream.read()) parts.push(chunk)
       if (parts.length > 0) {
-        yield parts.length === 1 ? parts[0]! : Buffer.concat(parts)
+        const taken = parts
+        const bytes = size
+        parts = []
+        size = 0
+        if (stream.isPaused()) stream.resume()
+        let chunk: Uint8Array
+        if (taken.length === 1) chunk = taken[0]!
+        else {
+          if (!reuse || scratch.byteLength < bytes) {
+            scratch = new ArrayBuffer(Math.max(bytes, HIGH_WATER + 65536))
+          }
+          chunk = join(taken, new Uint8Array(scratch, 0, bytes))
+        }
+        reuse = (yield chunk) === CONSUMED && chunk.buffer === scratch
       } else if (ended) {
         break
       } else {
@@ -76,13 +111,23 @@ export async function* copyOut(sql: postgres.Sql, statement: string): AsyncGener
     if (!ended && !failure) {
       // Abandoned early: discard the rest until CopyDone, or the connection's next query fails with
       // COPY_IN_PROGRESS. (A cancel request could hit that next query instead, so no cancel.)
-      stream.removeAllListeners("readable")
+      stream.removeAllListeners("data")
       stream.resume()
       resumeSocket(stream)
       await finished
     }
     resumeSocket(stream)
   }
+}
+
+/** The parts one after the other in `out`. */
+function join(parts: Uint8Array[], out: Uint8Array): Uint8Array {
+  let o = 0
+  for (const part of parts) {
+    out.set(part, o)
+    o += part.length
+  }
+  return out
 }
 
 /**
