@@ -11,6 +11,7 @@ import { findPartition, type ManifestPartition, partitionRangeOf } from "./core/
 import { partitionFilePrefix, partitionKey } from "./core/naming.ts"
 import { type BlockRange, overlaps } from "./core/range.ts"
 import { coldKey, hotFingerprint, hotKeyCounts, KEY_KINDS } from "./pg/fingerprint.ts"
+import { countRows } from "./pg/hot.ts"
 
 /** The state plus the committed partition itself, for the executor. */
 export interface ReadState {
@@ -35,7 +36,11 @@ export async function readPartitionState(ds: Dataset, range: BlockRange): Promis
   const orphans = listed.filter((k) => !named.has(k))
   const present = new Set(listed)
   const missingFiles = committed?.files.map((f) => f.key).filter((k) => !present.has(k)) ?? []
-  const hot = await hotFingerprint(deps.sql, ds.source, range)
+  // a partition not committed yet is decided without its hot rows' fingerprint (the COPY takes it):
+  // counting them is a third of the cost of hashing them
+  const hot = committed === undefined
+    ? { rows: Number(await countRows(deps.sql, ds.source, range)), fingerprint: "" }
+    : await hotFingerprint(deps.sql, ds.source, range)
   const differs = committed !== undefined && hot.rows > 0 && !sameRows(hot, committed.source) &&
     committed.schema_hash === ds.schema.hash
   const state: PartitionState = {

@@ -59,6 +59,7 @@ export interface PartitionState {
   readonly orphans: readonly string[]
   /** Files the committed partition names that are not in the store (lost or deleted by hand). */
   readonly missingFiles: readonly string[]
+  /** The hot rows' count and fingerprint; the fingerprint is "" (not read) when nothing is committed. */
   readonly hot: HotRows
   /** Only read when committed and the hot rows differ from the archived ones. */
   readonly keys?: KeyComparison | undefined

@@ -22,8 +22,12 @@ export interface Fingerprint {
   readonly fingerprint: string
 }
 
-/** The per-row hash the fingerprint sums: 64 bits of the row version's (xmin, ctid). */
-const ROW_HASH = `hashtextextended(xmin::text || ',' || ctid::text, 0)::numeric`
+/**
+ * The per-row hash the fingerprint sums: a 64-bit hash of the row version's ctid seeded by its xmin
+ * (no text of the tid: this costs a third of hashing `xmin || ctid` as text). sum(int8) is an exact
+ * numeric, so the fingerprint never overflows.
+ */
+const ROW_HASH = `hashtidextended(ctid, xmin::text::int8)`
 
 /** `SELECT count, fingerprint` over a FROM/WHERE clause or a CTE. */
 const aggregate = (from: string) =>
