@@ -6,26 +6,19 @@
 import { after, describe, it } from "node:test"
 import assert from "node:assert/strict"
 import postgres from "postgres"
-import { createHotTables, seedChain } from "../bench/datagen.ts"
+import { seedChain } from "../bench/datagen.ts"
 import { parseManifest } from "../src/core/manifest.ts"
-import type { Sql } from "../src/pg/hot.ts"
 import type { RunReport } from "../src/report.ts"
 import type { PlanLine } from "../src/cli/plan.ts"
 import type { ObjectStore } from "../src/store/store.ts"
-import { cli, freshBucket, freshDatabase, s3Flags } from "./helpers.ts"
+import { cli, closeDatabases, s3Flags, seededWorld } from "./helpers.ts"
 
 const CHAIN = "10143" // threshold 100; seeded tip 1299, so the final tip is 1199
-const pools: Sql[] = []
-after(async () => {
-  await Promise.all(pools.map((p) => p.end()))
-})
+after(closeDatabases)
 
 async function setup() {
-  const db = await freshDatabase()
-  pools.push(db.sql)
-  await createHotTables(db.sql)
-  await seedChain(db.sql, { chainId: BigInt(CHAIN), first: 0n, last: 1299n })
-  const { bucket, store } = await freshBucket()
+  const db = await seededWorld(BigInt(CHAIN), 1299n)
+  const { bucket, store } = db
   const common = [
     "--chain-id",
     CHAIN,

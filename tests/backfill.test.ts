@@ -9,27 +9,20 @@ import assert from "node:assert/strict"
 import { spawn } from "node:child_process"
 import { fileURLToPath } from "node:url"
 import { parquetReadObjects } from "hyparquet"
-import { createHotTables, seedChain } from "../bench/datagen.ts"
 import { type Manifest, parseManifest } from "../src/core/manifest.ts"
 import type { Sql } from "../src/pg/hot.ts"
 import type { RunReport } from "../src/report.ts"
 import type { ObjectStore } from "../src/store/store.ts"
-import { cli, freshBucket, freshDatabase, s3Flags } from "./helpers.ts"
+import { cli, closeDatabases, s3Flags, seededWorld } from "./helpers.ts"
 
 const CHAIN = "10143" // threshold 100; seeded tip 1299, so blocks 0-1199 are final
 const REPO = fileURLToPath(new URL("..", import.meta.url))
 const BUN = `${REPO}node_modules/.bin/bun`
-const pools: Sql[] = []
-after(async () => {
-  await Promise.all(pools.map((p) => p.end()))
-})
+after(closeDatabases)
 
 async function setup() {
-  const db = await freshDatabase()
-  pools.push(db.sql)
-  await createHotTables(db.sql)
-  await seedChain(db.sql, { chainId: BigInt(CHAIN), first: 0n, last: 1299n })
-  const { bucket, store } = await freshBucket()
+  const db = await seededWorld(BigInt(CHAIN), 1299n)
+  const { bucket, store } = db
   // 60 partitions of 20 blocks, about 100 log rows each
   const args = [
     "backfill",

@@ -5,25 +5,19 @@
 import { after, describe, it } from "node:test"
 import assert from "node:assert/strict"
 import { parquetReadObjects } from "hyparquet"
-import { createHotTables, seedChain } from "../bench/datagen.ts"
+import { seedChain } from "../bench/datagen.ts"
 import { parseManifest } from "../src/core/manifest.ts"
 import type { Sql } from "../src/pg/hot.ts"
 import type { ObjectStore } from "../src/store/store.ts"
-import { cli, freshBucket, freshDatabase, s3Flags } from "./helpers.ts"
+import { cli, closeDatabases, s3Flags, seededWorld } from "./helpers.ts"
 
 const CHAIN = "10143" // threshold 100
-const pools: Sql[] = []
-after(async () => {
-  await Promise.all(pools.map((p) => p.end()))
-})
+after(closeDatabases)
 
 /** A database seeded with blocks 0..last of chain 10143, and a bucket. */
 async function setup(last = 1199n) {
-  const db = await freshDatabase()
-  pools.push(db.sql)
-  await createHotTables(db.sql)
-  await seedChain(db.sql, { chainId: BigInt(CHAIN), first: 0n, last })
-  const { bucket, store } = await freshBucket()
+  const db = await seededWorld(BigInt(CHAIN), last)
+  const { bucket, store } = db
   const base = (dataset: string, first: number, lastBlock: number, ...more: string[]) => [
     "compact",
     "--chain-id",

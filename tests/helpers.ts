@@ -6,6 +6,7 @@ import { CreateBucketCommand, S3Client } from "@aws-sdk/client-s3"
 import { randomBytes } from "node:crypto"
 import postgres from "postgres"
 import { main } from "../cli.ts"
+import { createHotTables, seedChain } from "../bench/datagen.ts"
 import type { Summary } from "../src/compact.ts"
 import { openDatabase, type Sql } from "../src/pg/hot.ts"
 import { S3Store } from "../src/store/s3.ts"
@@ -29,13 +30,30 @@ const s3 = new S3Client({
 /** A name unique to this test run. */
 export const uniqueName = (prefix: string) => `${prefix}${randomBytes(5).toString("hex")}`
 
-/** A new empty database; returns its URL and a pool on it. */
+const opened: Sql[] = []
+
+/** A new empty database; returns its URL and a pool on it (ended by {@link closeDatabases}). */
 export async function freshDatabase(): Promise<{ url: string; sql: Sql }> {
   const name = uniqueName("t_")
   await admin.unsafe(`CREATE DATABASE ${name}`)
   const url = new URL(services.pgUrl)
   url.pathname = "/" + name
-  return { url: url.toString(), sql: openDatabase(url.toString()) }
+  const sql = openDatabase(url.toString())
+  opened.push(sql)
+  return { url: url.toString(), sql }
+}
+
+/** Ends every pool {@link freshDatabase} opened; a test file calls it in `after`. */
+export async function closeDatabases(): Promise<void> {
+  await Promise.all(opened.splice(0).map((p) => p.end()))
+}
+
+/** A fresh database holding the hot tables with blocks and logs 0..last of a chain, and a fresh bucket. */
+export async function seededWorld(chainId: bigint, last: bigint) {
+  const db = await freshDatabase()
+  await createHotTables(db.sql)
+  await seedChain(db.sql, { chainId, first: 0n, last })
+  return { ...db, ...await freshBucket() }
 }
 
 /** A new empty bucket; returns its name and a store on it. */

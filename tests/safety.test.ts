@@ -7,7 +7,6 @@
 import { after, describe, it } from "node:test"
 import assert from "node:assert/strict"
 import { createHash } from "node:crypto"
-import { createHotTables, seedChain } from "../bench/datagen.ts"
 import { compact } from "../src/compact.ts"
 import { validateConfig } from "../src/config.ts"
 import { parseManifest } from "../src/core/manifest.ts"
@@ -15,21 +14,15 @@ import { CompactError } from "../src/errors.ts"
 import { lineLogger } from "../src/log.ts"
 import type { Sql } from "../src/pg/hot.ts"
 import type { ObjectStore } from "../src/store/store.ts"
-import { freshBucket, freshDatabase } from "./helpers.ts"
+import { closeDatabases, seededWorld } from "./helpers.ts"
 import { testServices } from "./env.ts"
 
 const CHAIN = 10143n
-const pools: Sql[] = []
-after(async () => {
-  await Promise.all(pools.map((p) => p.end()))
-})
+after(closeDatabases)
 
 async function setup() {
-  const db = await freshDatabase()
-  pools.push(db.sql)
-  await createHotTables(db.sql)
-  await seedChain(db.sql, { chainId: CHAIN, first: 0n, last: 1199n })
-  const { store } = await freshBucket()
+  const db = await seededWorld(CHAIN, 1199n)
+  const { store } = db
   const run = (
     dataset: string,
     last: number,

@@ -4,27 +4,19 @@
  */
 import { after, describe, it } from "node:test"
 import assert from "node:assert/strict"
-import { createHotTables, seedChain } from "../bench/datagen.ts"
-import type { Sql } from "../src/pg/hot.ts"
 import type { StatusReport } from "../src/status.ts"
-import { cli, freshBucket, freshDatabase, s3Flags } from "./helpers.ts"
+import { cli, closeDatabases, s3Flags, seededWorld } from "./helpers.ts"
 
 const CHAIN = "10143" // threshold 100
-const pools: Sql[] = []
-after(async () => {
-  await Promise.all(pools.map((p) => p.end()))
-})
+after(closeDatabases)
 
 /**
  * Blocks and logs 0..1199; logs 0-999 compacted and deleted, then 3 late rows for block 700; blocks
  * 0-299 and 600-999 compacted and deleted, then the hot blocks 300-599 lost: a gap.
  */
 async function setup() {
-  const db = await freshDatabase()
-  pools.push(db.sql)
-  await createHotTables(db.sql)
-  await seedChain(db.sql, { chainId: BigInt(CHAIN), first: 0n, last: 1199n })
-  const { bucket, store } = await freshBucket()
+  const db = await seededWorld(BigInt(CHAIN), 1199n)
+  const { bucket, store } = db
   const common = ["--chain-id", CHAIN, "--dest", `s3://${bucket}/cold`, "--database-url", db.url, ...s3Flags]
   const compact = async (dataset: string, first: number, last: number) => {
     const run = await cli([
