@@ -108,7 +108,17 @@ export async function compactPartition(
       let deleted = 0
       if (plan.deleteHot && committed?.source) {
         // committed by an earlier run: read it back whole before its rows leave hot storage
-        await verifyPartition(target(ds), committed, new Set(committed.files.map((f) => f.key)))
+        await verifyPartition(target(ds), committed, new Set(committed.files.map((f) => f.key))).catch(
+          (error) => {
+            if (!(error instanceof CompactError) || error.code !== "INTEGRITY") throw error
+            // hot storage still holds exactly these rows: a damaged object, once removed, is rewritten
+            throw new CompactError(
+              "INTEGRITY",
+              `${error.message}; hot storage still holds the partition's rows: delete the damaged object ` +
+                "and rerun, and the partition is rewritten from hot storage",
+            )
+          },
+        )
         deleted = await deleteHot(ds, range, lock, committed.source, undefined)
       }
       return done(sameRows(state.hot, committed?.source) ? "unchanged" : "kept", committed, {

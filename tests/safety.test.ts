@@ -198,6 +198,22 @@ describe("safety of the run loop", () => {
     assert.deepEqual(await assertConsistent(t.store, "logs"), before) // block 5's rows are still in cold
   })
 
+  it("deletes no hot row of a damaged committed file, and rewrites it once the damaged object is removed", async () => {
+    const t = await setup()
+    await t.run("blocks", 99)
+    const file = (await manifest(t.store, "blocks"))!.partitions[0]!.files[0]!
+    const bytes = (await t.store.get(file.key))!.bytes
+    await t.store.put(file.key, bytes.map((b, i) => (i === 100 ? b ^ 0xff : b))) // same size, other bytes
+    const error = await t.run("blocks", 99, { deleteAfterCompact: true }).catch((e) => e)
+    assert.ok(error instanceof CompactError && error.code === "INTEGRITY", String(error))
+    assert.match(error.message, /does not have the recorded sha256.*delete the damaged object and rerun/)
+    assert.equal(await hotCount(t.sql, "hot_blocks", 99), 100)
+    await t.store.delete(file.key)
+    const repaired = await t.run("blocks", 99, { deleteAfterCompact: true })
+    assert.equal(repaired.partitions[0]!.hot_rows_deleted, 100)
+    await assertConsistent(t.store, "blocks")
+  })
+
   it("an unchanged rerun neither copies nor uploads, and deletes the proven rows", async () => {
     const t = await setup()
     await t.run("logs", 99)

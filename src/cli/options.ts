@@ -13,7 +13,8 @@ Exit codes:
   1  failure worth retrying (network, server, conflict)
   2  bad input or config
   3  range not final yet
-  4  refused for integrity (gap in hot data, verification mismatch, overlap)
+  4  refused for integrity (gap in hot data, overlap, late rows, rows changed
+     before the delete, verification mismatch, another chain's manifest)
   5  locked by another run
   143  stopped by SIGTERM (130: SIGINT) before finishing; nothing half-committed, rerun to go on`
 
