@@ -3,6 +3,7 @@ import { describe, it } from "node:test"
 import assert from "node:assert/strict"
 import { mergeLayers, parseConfigFile, validateConfig, validateSettings } from "../src/config.ts"
 import { CompactError } from "../src/errors.ts"
+import { DAG_FILE } from "./dag.fixture.ts"
 
 const base = {
   chainId: "10143",
@@ -14,22 +15,6 @@ const base = {
 const badInput = (pattern: RegExp) => (e: unknown) =>
   e instanceof CompactError && e.code === "BAD_INPUT" && pattern.test(e.message) && !e.message.includes("\n")
 
-// the design's "Example DAG Config", verbatim
-const DAG_FILE = `- name: parquet_compact
-  activation: reactive
-  runtime: ecs_rust
-  operator: parquet_compact
-  execution_strategy: Bulk
-  config:
-    chain_id: 10143
-    dataset: blocks
-    chunk_size: 10000
-    delete_after_compact: true
-  input_datasets: [hot_blocks]
-  output_datasets: [cold_blocks]
-  update_strategy: replace
-  timeout_seconds: 1800
-`
 // the same node on its own, as a mapping
 const DAG_NODE = DAG_FILE.replace(/^- /m, "").replace(/^ {2}/gm, "")
 

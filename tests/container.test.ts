@@ -24,25 +24,10 @@ import { createHotTables, seedChain } from "../bench/datagen.ts"
 import { parseManifest } from "../src/core/manifest.ts"
 import type { Sql } from "../src/pg/hot.ts"
 import { freshBucket, freshDatabase, s3Flags } from "./helpers.ts"
+import { DAG_FILE } from "./dag.fixture.ts"
 
 const BINARY = resolve("dist/parquet_compact")
 const USER = "65532:65532" // the Dockerfile's USER
-// the design's "Example DAG Config", verbatim, as the operator mounts it
-const DAG_FILE = `- name: parquet_compact
-  activation: reactive
-  runtime: ecs_rust
-  operator: parquet_compact
-  execution_strategy: Bulk
-  config:
-    chain_id: 10143
-    dataset: blocks
-    chunk_size: 10000
-    delete_after_compact: true
-  input_datasets: [hot_blocks]
-  output_datasets: [cold_blocks]
-  update_strategy: replace
-  timeout_seconds: 1800
-`
 
 const pools: Sql[] = []
 after(async () => {

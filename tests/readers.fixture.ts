@@ -113,7 +113,7 @@ export async function readHyparquet(columns: readonly ColumnSpec[], files: Uint8
 }
 
 /** Metadata with DECIMAL annotations removed, so hyparquet returns the raw physical values. */
-function withoutDecimal(meta: FileMetaData): FileMetaData {
+export function withoutDecimal(meta: FileMetaData): FileMetaData {
   const schema = meta.schema.map((e): SchemaElement => {
     if (e.converted_type !== "DECIMAL") return e
     const { converted_type: _c, logical_type: _l, ...rest } = e
@@ -123,7 +123,7 @@ function withoutDecimal(meta: FileMetaData): FileMetaData {
 }
 
 /** A raw DECIMAL physical value (INT32, INT64 or big-endian two's complement bytes) as a bigint. */
-function rawDecimal(v: unknown): bigint | null {
+export function rawDecimal(v: unknown): bigint | null {
   if (v === null || v === undefined) return null
   if (typeof v === "number" || typeof v === "bigint") return BigInt(v)
   const bytes = v as Uint8Array

@@ -9,12 +9,13 @@ import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { DuckDBInstance } from "@duckdb/node-api"
 import { parquetMetadata, parquetReadObjects } from "hyparquet"
-import type { FileMetaData, SchemaElement } from "hyparquet"
+import type { SchemaElement } from "hyparquet"
 import postgres from "postgres"
 import { type ColumnBatch, decodeCopyBinary } from "../src/pg/copy.ts"
 import { type ColumnKind, type ColumnSpec, describeTable, quoteIdent } from "../src/pg/schema.ts"
 import { type EncodedFile, encodeParquetFiles } from "../src/parquet/encode.ts"
 import { testServices } from "./env.ts"
+import { rawDecimal, withoutDecimal } from "./readers.fixture.ts"
 import {
   createAllTypes,
   floatHex,
@@ -258,26 +259,6 @@ describe("encodeParquetFiles on every supported type", () => {
     assert.deepEqual([single[0]!.rows, single[0]!.minBlock, single[0]!.maxBlock], [10, 1n, 10n])
   })
 })
-
-/** Metadata with DECIMAL annotations removed, so hyparquet returns the raw physical values. */
-function withoutDecimal(meta: FileMetaData): FileMetaData {
-  const schema = meta.schema.map((e): SchemaElement => {
-    if (e.converted_type !== "DECIMAL") return e
-    const { converted_type: _c, logical_type: _l, ...rest } = e
-    return rest
-  })
-  return { ...meta, schema }
-}
-
-/** A raw DECIMAL physical value (INT32, INT64 or big-endian two's complement bytes) as a bigint. */
-function rawDecimal(v: unknown): bigint | null {
-  if (v === null || v === undefined) return null
-  if (typeof v === "number" || typeof v === "bigint") return BigInt(v)
-  const bytes = v as Uint8Array
-  let n = 0n
-  for (const b of bytes) n = (n << 8n) | BigInt(b)
-  return bytes.length > 0 && bytes[0]! >= 0x80 ? n - (1n << BigInt(8 * bytes.length)) : n
-}
 
 function unscaled(c: ColumnSpec, _leaf: SchemaElement, v: unknown): unknown {
   if (c.kind === "numeric_decimal") return rawDecimal(v)
