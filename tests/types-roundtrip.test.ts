@@ -15,7 +15,7 @@ import { type ColumnBatch, decodeCopyBinary } from "../src/pg/copy.ts"
 import { type ColumnKind, type ColumnSpec, describeTable, quoteIdent } from "../src/pg/schema.ts"
 import { type EncodedFile, encodeParquetFiles } from "../src/parquet/encode.ts"
 import { testServices } from "./env.ts"
-import { rawDecimal, withoutDecimal } from "./readers.fixture.ts"
+import { duckRef, rawDecimal, withoutDecimal } from "./readers.fixture.ts"
 import {
   createAllTypes,
   floatHex,
@@ -91,28 +91,6 @@ function save(files: EncodedFile[], name: string): string[] {
 
 const arrayBuffer = (b: Uint8Array) =>
   b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength) as ArrayBuffer
-
-/** DuckDB SQL rendering a column (or list element) like pgRef() renders Postgres' value. */
-function duckRef(kind: ColumnKind, e: string, element?: ColumnKind): string {
-  switch (kind) {
-    case "bytea":
-      return `lower(hex(${e}))`
-    case "uuid":
-      return `replace(${e}::VARCHAR, '-', '')`
-    case "float4":
-    case "float8":
-      return `${e}::DOUBLE` // compared by bits in JS
-    case "timestamptz":
-    case "timestamp":
-      return `epoch_us(${e})::VARCHAR`
-    case "date":
-      return `(${e} - DATE '1970-01-01')::VARCHAR`
-    case "array":
-      return `list_transform(${e}, x -> ${duckRef(element!, "x")})`
-    default:
-      return `${e}::VARCHAR`
-  }
-}
 
 function normalizeDuck(kind: ColumnKind, v: unknown, element?: ColumnKind): unknown {
   if (v === null || v === undefined) return null
