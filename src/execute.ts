@@ -69,7 +69,7 @@ export async function compactPartition(
   const step = async (name: (typeof STEPS)[number]) => await deps.checkpoint?.(name)
   try {
     await step("locked")
-    const { state, committed } = await readPartitionState(ds, range)
+    const { state, committed } = await readPartitionState(ds, range, { countNew: config.dryRun })
     const plan = decidePartition(state, { deleteHot: config.deleteAfterCompact, mergeLate: config.mergeLate })
     const done = (
       action: PartitionSummary["action"],
@@ -92,7 +92,7 @@ export async function compactPartition(
       if (plan.action === "refuse") throw new CompactError("INTEGRITY", plan.reason)
       if (plan.action === "write" && plan.checkComplete) await checkComplete(ds, range)
       deps.log.info(`Partition ${key}: would ${describe(plan)}`, fields)
-      return done("planned", committed, { rows: state.hot.rows, note: describe(plan) })
+      return done("planned", committed, { rows: state.hot?.rows ?? 0, note: describe(plan) })
     }
     await deps.store.abortIncompleteUploads(
       partitionFilePrefix(deps.prefix, config.chainId, config.dataset, range),

@@ -19,8 +19,15 @@ export interface ReadState {
   readonly committed: ManifestPartition | undefined
 }
 
-/** Reads what {@link decidePartition} needs for `range`; call it holding the partition's lock. */
-export async function readPartitionState(ds: Dataset, range: BlockRange): Promise<ReadState> {
+/**
+ * Reads what {@link decidePartition} needs for `range`; call it holding the partition's lock. The hot
+ * rows of a partition not committed yet are counted only with `countNew` (a dry run reports them).
+ */
+export async function readPartitionState(
+  ds: Dataset,
+  range: BlockRange,
+  { countNew = true }: { countNew?: boolean } = {},
+): Promise<ReadState> {
   const { config, deps } = ds
   const key = partitionKey(range)
   const current = await readManifest(deps.store, deps.prefix, config.chainId, config.dataset)
@@ -36,12 +43,15 @@ export async function readPartitionState(ds: Dataset, range: BlockRange): Promis
   const orphans = listed.filter((k) => !named.has(k))
   const present = new Set(listed)
   const missingFiles = committed?.files.map((f) => f.key).filter((k) => !present.has(k)) ?? []
-  // a partition not committed yet is decided without its hot rows' fingerprint (the COPY takes it):
-  // counting them is a third of the cost of hashing them
-  const hot = committed === undefined
+  // a partition not committed yet is decided without its hot rows' fingerprint (the COPY takes it),
+  // and written without counting them first (a scan of the range before the COPY's own)
+  const hot = committed !== undefined
+    ? await hotFingerprint(deps.sql, ds.source, range)
+    : countNew
     ? { rows: Number(await countRows(deps.sql, ds.source, range)), fingerprint: "" }
-    : await hotFingerprint(deps.sql, ds.source, range)
-  const differs = committed !== undefined && hot.rows > 0 && !sameRows(hot, committed.source) &&
+    : undefined
+  const differs = committed !== undefined && hot !== undefined && hot.rows > 0 &&
+    !sameRows(hot, committed.source) &&
     committed.schema_hash === ds.schema.hash
   const state: PartitionState = {
     range,

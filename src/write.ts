@@ -11,7 +11,8 @@ import { objectKey, partitionKey } from "./core/naming.ts"
 import type { BlockRange } from "./core/range.ts"
 import { BufferPool } from "./pg/batch.ts"
 import { decodeCopyBinary } from "./pg/copy.ts"
-import { copyWithFingerprint, type Fingerprint } from "./pg/fingerprint.ts"
+import { copyInSnapshot, type Fingerprint, ROW_HASH } from "./pg/fingerprint.ts"
+import { RowHashSum } from "./pg/rowhash.ts"
 import { rangeWhere } from "./pg/hot.ts"
 import { quoteIdent } from "./pg/schema.ts"
 import { encodeParquetFilesThreaded } from "./parquet/threaded.ts"
@@ -44,15 +45,18 @@ export async function writeFiles(
   const columns = source.info.columns
   const select = columns.map((c) => quoteIdent(c.name)).join(", ")
   const order = ds.orderBy.map(quoteIdent).join(", ")
-  const statement = `COPY (SELECT ${select} ${
+  // the last column is each row version's hash: the copied rows' fingerprint is their sum
+  const statement = `COPY (SELECT ${select}, ${ROW_HASH} ${
     rangeWhere(source, range)
   } ORDER BY ${order}) TO STDOUT (FORMAT binary)`
-  const copy = copyWithFingerprint(deps.databaseUrl, source, range, statement)
+  const copy = copyInSnapshot(deps.databaseUrl, statement)
+  const rowHash = new RowHashSum()
   // decoded batches of one row group each (restarting at every file), in buffers the encoder hands back
   const pool = new BufferPool()
   const batches = decodeCopyBinary(copy.chunks, columns, ds.rowGroupSize, {
     restartEvery: config.chunkSize,
     pool,
+    rowHash,
   })
   const key = partitionKey(range)
   const kvMetadata = [
@@ -108,7 +112,8 @@ export async function writeFiles(
   }
   await pending
   if (signal?.aborted) throw interrupted(key)
-  return { files, uploaded, reused, source: await copy.fingerprint, snapshotXmax: await copy.snapshotXmax }
+  const fingerprint = { rows: rowHash.rows, fingerprint: rowHash.sum }
+  return { files, uploaded, reused, source: fingerprint, snapshotXmax: await copy.snapshotXmax }
 }
 
 function interrupted(key: string): CompactError {

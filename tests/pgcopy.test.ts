@@ -12,6 +12,8 @@ import { transferList } from "../src/parquet/threaded.ts"
 import { type ColumnBatch, CopyDecoder, decodeCopyBinary } from "../src/pg/copy.ts"
 import { BufferPool, ByteColumn } from "../src/pg/batch.ts"
 import { copyOut } from "../src/pg/copyout.ts"
+import { ROW_HASH } from "../src/pg/fingerprint.ts"
+import { RowHashSum } from "../src/pg/rowhash.ts"
 import { type ColumnSpec, describeTable, quoteIdent, quoteQualified } from "../src/pg/schema.ts"
 import { testServices } from "./env.ts"
 import {
@@ -335,6 +337,27 @@ describe("decodeCopyBinary on real COPY output", () => {
     )
       .readable()
     check(await collect(decodeCopyBinary(stream as AsyncIterable<Uint8Array>, columns, 6)), 6)
+  })
+
+  it("sums the row-hash column into the fingerprint Postgres computes, and keeps it out of the batches", async () => {
+    const select = columns.map((c) => quoteIdent(c.name)).join(", ")
+    const [want] = await sql.unsafe(
+      `SELECT count(*)::int AS n, coalesce(sum(${ROW_HASH}), 0)::text AS fp FROM ${schema}.t`,
+    )
+    const withHash = await copyBytes(`SELECT ${select}, ${ROW_HASH} FROM ${schema}.t ORDER BY id`)
+    for (const sizes of [[withHash.length], [1, 2, 3, 5, 7]]) {
+      const rowHash = new RowHashSum()
+      check(await collect(decodeCopyBinary(pieces(withHash, sizes), columns, 4, { rowHash })), 4)
+      assert.equal(rowHash.rows, want!.n)
+      assert.equal(rowHash.sum, want!.fp)
+    }
+    // a COPY without the column is refused, not decoded shifted by one field
+    await assert.rejects(
+      collect(decodeCopyBinary(pieces(bytes, [bytes.length]), columns, 4, {
+        rowHash: new RowHashSum(),
+      })),
+      CompactError,
+    )
   })
 
   it("decodes an empty result to no batches", async () => {

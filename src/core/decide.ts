@@ -59,8 +59,11 @@ export interface PartitionState {
   readonly orphans: readonly string[]
   /** Files the committed partition names that are not in the store (lost or deleted by hand). */
   readonly missingFiles: readonly string[]
-  /** The hot rows' count and fingerprint; the fingerprint is "" (not read) when nothing is committed. */
-  readonly hot: HotRows
+  /**
+   * The hot rows' count and fingerprint. When nothing is committed the fingerprint is "" (the COPY
+   * takes it), and the count is left out (undefined) unless asked for: a first write needs neither.
+   */
+  readonly hot: HotRows | undefined
   /** Only read when committed and the hot rows differ from the archived ones. */
   readonly keys?: KeyComparison | undefined
   readonly schemaHash: string
@@ -100,8 +103,9 @@ export function filesAreSource(committed: { rows: number; source?: HotRows | und
 }
 
 /** Whether the hot rows are provably the ones the committed files were made from. */
-export function sameRows(hot: HotRows, source: HotRows | undefined): boolean {
-  return source !== undefined && hot.rows === source.rows && hot.fingerprint === source.fingerprint
+export function sameRows(hot: HotRows | undefined, source: HotRows | undefined): boolean {
+  return hot !== undefined && source !== undefined && hot.rows === source.rows &&
+    hot.fingerprint === source.fingerprint
 }
 
 /** Decides what to do with one partition (see the module comment for the rules). */
@@ -128,10 +132,12 @@ export function decidePartition(state: PartitionState, options: DecideOptions): 
       reason: "not compacted yet",
     }
   }
+  const hot = state.hot
+  if (hot === undefined) throw new Error(`The hot rows of committed ${what} were not read`)
   const lost = state.missingFiles.length
   if (lost > 0) {
     if (
-      sameRows(state.hot, committed.source) && filesAreSource(committed) &&
+      sameRows(hot, committed.source) && filesAreSource(committed) &&
       committed.schemaHash === state.schemaHash
     ) {
       return {
@@ -154,7 +160,7 @@ export function decidePartition(state: PartitionState, options: DecideOptions): 
         "and hot storage does not hold the archived rows; restore those objects (e.g. from bucket versioning)",
     }
   }
-  if (state.hot.rows === 0) {
+  if (hot.rows === 0) {
     return {
       cleanup,
       action: "keep",
@@ -162,7 +168,7 @@ export function decidePartition(state: PartitionState, options: DecideOptions): 
       reason: `already compacted with ${committed.rows} rows and no hot rows left: nothing to do`,
     }
   }
-  if (sameRows(state.hot, committed.source)) {
+  if (sameRows(hot, committed.source)) {
     if (committed.schemaHash !== state.schemaHash) {
       // re-encoding could drop a column the files hold; the rows themselves are provably archived
       return {

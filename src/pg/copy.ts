@@ -12,11 +12,21 @@ import { Arena } from "./values.ts"
 import { CONSUMED } from "./copyout.ts"
 import { packsList } from "./lists.ts"
 import { BatchBuilder, type BatchOptions, type ColumnBatch } from "./batch.ts"
+import type { RowHashSum } from "./rowhash.ts"
 
 export type { ScalarValue } from "./values.ts"
 export type { BatchOptions, ColumnBatch, ColumnValues } from "./batch.ts"
 
 const SIGNATURE = [0x50, 0x47, 0x43, 0x4f, 0x50, 0x59, 0x0a, 0xff, 0x0d, 0x0a, 0x00] // PGCOPY\n\377\r\n\0
+
+/** What the decoder takes beyond how batches are cut. */
+export interface DecodeOptions extends BatchOptions {
+  /**
+   * Each row carries one more field after the columns, a non-null int8 hash of the row version
+   * (see ROW_HASH in fingerprint.ts): it is added here, not decoded into the batch.
+   */
+  rowHash?: RowHashSum
+}
 
 /**
  * Decodes a binary COPY byte stream into batches of at most batchRows rows (the last may be
@@ -26,7 +36,7 @@ export async function* decodeCopyBinary(
   chunks: AsyncIterable<Uint8Array>,
   columns: readonly ColumnSpec[],
   batchRows: number,
-  options: BatchOptions = {},
+  options: DecodeOptions = {},
 ): AsyncGenerator<ColumnBatch> {
   const decoder = new CopyDecoder(columns, batchRows, options)
   // as for-await, but telling the source (copyOut()) that each chunk is consumed once pushed: the
@@ -48,6 +58,9 @@ export async function* decodeCopyBinary(
 /** Push-style decoder behind decodeCopyBinary(): feed bytes with push(), collect with drain()/end(). */
 export class CopyDecoder {
   readonly #width: number
+  /** Fields per row: the columns, plus the row hash when asked for. */
+  readonly #fields: number
+  readonly #rowHash: RowHashSum | undefined
   readonly #arena = new Arena()
   /** Whether values may be views of the input (array elements): then the input is copied first. */
   readonly #viewsInput: boolean
@@ -61,7 +74,7 @@ export class CopyDecoder {
   readonly #fieldStart: Int32Array
   readonly #fieldLen: Int32Array
 
-  constructor(columns: readonly ColumnSpec[], batchRows: number, options: BatchOptions = {}) {
+  constructor(columns: readonly ColumnSpec[], batchRows: number, options: DecodeOptions = {}) {
     for (
       const [name, value] of [["batchRows", batchRows], ["restartEvery", options.restartEvery ?? 1]] as const
     ) {
@@ -81,11 +94,13 @@ export class CopyDecoder {
       }
     }
     this.#width = columns.length
+    this.#rowHash = options.rowHash
+    this.#fields = columns.length + (options.rowHash ? 1 : 0)
     // array columns the decoder packs copy their elements; others hold views of the input
     this.#viewsInput = columns.some((c) => c.kind === "array" && !packsList(c))
     this.#batches = new BatchBuilder(columns, batchRows, this.#arena, options)
-    this.#fieldStart = new Int32Array(columns.length)
-    this.#fieldLen = new Int32Array(columns.length)
+    this.#fieldStart = new Int32Array(this.#fields)
+    this.#fieldLen = new Int32Array(this.#fields)
   }
 
   /** Batches completed so far (each returned once). */
@@ -182,7 +197,7 @@ export class CopyDecoder {
       this.#done = true
       return pos + 2
     }
-    const n = this.#width
+    const n = this.#fields
     if (fields !== n) {
       throw new CompactError("INTEGRITY", `Cannot decode COPY row: it has ${fields} fields, expected ${n}`)
     }
@@ -203,6 +218,12 @@ export class CopyDecoder {
       } else if (len < -1) {
         throw new CompactError("INTEGRITY", `Cannot decode COPY row: field length ${len}`)
       }
+    }
+    if (this.#rowHash) {
+      if (fieldLen[this.#width] !== 8) {
+        throw new CompactError("INTEGRITY", `Cannot decode COPY row: its row hash is not an int8`)
+      }
+      this.#rowHash.add(dv, fieldStart[this.#width]!)
     }
     const full = this.#batches.addRow(buf, dv, fieldStart, fieldLen)
     if (full) this.#ready.push(full)

@@ -2,7 +2,8 @@
  * Proving that hot rows are the archived rows. Every row version in Postgres has a unique (xmin, ctid)
  * pair: an UPDATE, or a DELETE followed by an INSERT, makes a new version with a new xmin and ctid.
  * The fingerprint of a range is the count of its rows and the sum of a 64-bit hash of each version's
- * (xmin, ctid), taken in the same REPEATABLE READ snapshot as the COPY that feeds the Parquet files.
+ * (xmin, ctid), summed over the rows the COPY that feeds the Parquet files sends (each row carries
+ * its hash as a last column, see {@link copyInSnapshot}), so it is exactly the copied rows'.
  * The hot delete recomputes it over exactly the rows it deletes (`DELETE … RETURNING xmin, ctid`) and
  * commits only when both agree, so no row that changed after the copy is ever deleted.
  *
@@ -27,7 +28,7 @@ export interface Fingerprint {
  * (no text of the tid: this costs a third of hashing `xmin || ctid` as text). sum(int8) is an exact
  * numeric, so the fingerprint never overflows.
  */
-const ROW_HASH = `hashtidextended(ctid, xmin::text::int8)`
+export const ROW_HASH = `hashtidextended(ctid, xmin::text::int8)`
 
 /** `SELECT count, fingerprint` over a FROM/WHERE clause or a CTE. */
 const aggregate = (from: string) =>
@@ -44,47 +45,36 @@ export async function hotFingerprint(sql: Sql, table: HotTable, range: BlockRang
   return toFingerprint(row as unknown as { n: string; fp: string } | undefined)
 }
 
-/** A COPY stream whose fingerprint is known once the stream has started. */
-export interface FingerprintedCopy {
+/** A COPY stream and the snapshot it reads. */
+export interface SnapshotCopy {
   readonly chunks: AsyncGenerator<Uint8Array>
-  /** The fingerprint of the rows the COPY sends, from the same snapshot; resolves before the first chunk. */
-  readonly fingerprint: Promise<Fingerprint>
   /** The first transaction id the snapshot did not see (for naming what changed after it). */
   readonly snapshotXmax: Promise<bigint>
 }
 
 /**
- * Streams `copy` (a `COPY (SELECT … FROM table WHERE range …) TO STDOUT` statement) in a REPEATABLE
- * READ, READ ONLY transaction of its own connection, after taking the range's fingerprint in the same
- * snapshot. The connection is closed afterwards: postgres.js 3.4 can leave a connection's socket
- * paused after a large COPY (its issue #499), which would hang the next query on that connection.
+ * Streams `copy` (a `COPY (SELECT …, ${ROW_HASH} FROM table WHERE range …) TO STDOUT` statement) in
+ * a REPEATABLE READ, READ ONLY transaction of its own connection. The rows' fingerprint is the sum
+ * of that last column (RowHashSum, as decodeCopyBinary() adds it): taking it in the same pass costs
+ * Postgres a hash per row, where a query of its own before the COPY scanned the range once more.
+ * The connection is closed afterwards: postgres.js 3.4 can leave a connection's socket paused after
+ * a large COPY (its issue #499), which would hang the next query on that connection.
  */
-export function copyWithFingerprint(
-  url: string | undefined,
-  table: HotTable,
-  range: BlockRange,
-  copy: string,
-): FingerprintedCopy {
-  let settle!: (fp: Fingerprint, xmax: bigint) => void
+export function copyInSnapshot(url: string | undefined, copy: string): SnapshotCopy {
+  let settle!: (xmax: bigint) => void
   let fail!: (error: unknown) => void
-  const fingerprint = new Promise<Fingerprint>((resolve, reject) => {
-    settle = (fp, xmax) => {
-      resolve(fp)
-      resolveXmax(xmax)
-    }
+  const snapshotXmax = new Promise<bigint>((resolve, reject) => {
+    settle = resolve
     fail = reject
   })
-  let resolveXmax!: (xmax: bigint) => void
-  const snapshotXmax = new Promise<bigint>((resolve) => (resolveXmax = resolve))
-  fingerprint.catch(() => {}) // the stream rethrows the same error
+  snapshotXmax.catch(() => {}) // the stream rethrows the same error
   async function* chunks(): AsyncGenerator<Uint8Array> {
     // max 1: every statement below runs on the same session, named for pg_stat_activity
     const own = connect(url, { max: 1, connection: { application_name: "parquet_compact copy" } })
     try {
       await own.unsafe("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
-      const [row] = await own.unsafe(aggregate(rangeWhere(table, range)))
       const [snap] = await own.unsafe(`SELECT pg_snapshot_xmax(pg_current_snapshot())::text AS xmax`)
-      settle(toFingerprint(row as unknown as { n: string; fp: string }), BigInt(snap!.xmax as string))
+      settle(BigInt(snap!.xmax as string))
       yield* copyOut(own, copy)
       await own.unsafe("COMMIT")
     } catch (error) {
@@ -94,7 +84,7 @@ export function copyWithFingerprint(
       await own.end({ timeout: 0 })
     }
   }
-  return { chunks: chunks(), fingerprint, snapshotXmax }
+  return { chunks: chunks(), snapshotXmax }
 }
 
 /**
