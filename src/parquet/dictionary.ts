@@ -24,6 +24,7 @@ export function buildDictionary(t: LeafType, leaf: Leaf): Dictionary | undefined
   const { def, bytes, offsets, slots } = leaf
   const prefix = t.width ? 0 : 4 // PLAIN BYTE_ARRAY: uint32 length before each value
   const defined = (i: number) => !def || def[i] === t.maxDef
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength)
 
   const sampleSize = Math.min(slots, SAMPLE_SIZE)
   const sampled = new Set<number>()
@@ -33,7 +34,7 @@ export function buildDictionary(t: LeafType, leaf: Leaf): Dictionary | undefined
     const i = sampleSize === 1 ? 0 : Math.floor(s * (slots - 1) / (sampleSize - 1))
     if (!defined(i)) continue
     const size = offsets[i + 1]! - offsets[i]! + prefix
-    const h = hash(bytes, offsets[i]!, offsets[i + 1]!)
+    const h = hash(bytes, view, offsets[i]!, offsets[i + 1]!)
     if (!sampled.has(h)) { // values whose hashes collide count as one here: a sample is an estimate
       sampled.add(h)
       sampleDistinct += size
@@ -55,9 +56,9 @@ export function buildDictionary(t: LeafType, leaf: Leaf): Dictionary | undefined
     if (!defined(i)) continue
     const from = offsets[i]!
     const to = offsets[i + 1]!
-    let h = hash(bytes, from, to) & mask
+    let h = hash(bytes, view, from, to) & mask
     let entry = table[h]! - 1
-    while (entry >= 0 && !equal(bytes, offsets, first[entry]!, from, to)) {
+    while (entry >= 0 && !equal(bytes, view, offsets, first[entry]!, from, to)) {
       h = (h + 1) & mask
       entry = table[h]! - 1
     }
@@ -86,20 +87,32 @@ function slotTable(slots: number): Int32Array {
   return table
 }
 
-/** FNV-1a of bytes[from, to). */
-function hash(bytes: Uint8Array, from: number, to: number): number {
+/**
+ * FNV-1a over bytes[from, to), taken four bytes at a time (then byte by byte): the 20- and 32-byte
+ * addresses and hashes of chain data cost 5 and 8 steps instead of 20 and 32. It only places
+ * values in the table (entries keep their order of first appearance), so it does not shape output.
+ */
+function hash(bytes: Uint8Array, view: DataView, from: number, to: number): number {
   let h = 0x811c9dc5
-  for (let k = from; k < to; k++) {
-    h ^= bytes[k]!
-    h = Math.imul(h, 0x01000193)
-  }
-  return h >>> 0
+  let k = from
+  for (; k + 4 <= to; k += 4) h = Math.imul(h ^ view.getInt32(k), 0x01000193)
+  for (; k < to; k++) h = Math.imul(h ^ bytes[k]!, 0x01000193)
+  return (h ^ (h >>> 15)) >>> 0 // word steps leave the low bits weak: fold the high ones in
 }
 
-function equal(bytes: Uint8Array, offsets: Int32Array, j: number, from: number, to: number): boolean {
+function equal(
+  bytes: Uint8Array,
+  view: DataView,
+  offsets: Int32Array,
+  j: number,
+  from: number,
+  to: number,
+): boolean {
   const b = offsets[j]!
   const len = to - from
   if (offsets[j + 1]! - b !== len) return false
-  for (let k = 0; k < len; k++) if (bytes[from + k] !== bytes[b + k]) return false
+  let k = 0
+  for (; k + 4 <= len; k += 4) if (view.getInt32(from + k) !== view.getInt32(b + k)) return false
+  for (; k < len; k++) if (bytes[from + k] !== bytes[b + k]) return false
   return true
 }
