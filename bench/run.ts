@@ -1,13 +1,13 @@
 /**
  * `make bench`: generates ≥1,000,000 blocks and ≈5,000,000 logs (deterministic) in a real
  * PostgreSQL 15, plus the same logs with their topics in one `topics bytea[]` column, then times in
- * one run, per table, on the logs of blocks 0..N-1:
+ * one run, per table (blocks, logs, logs_topics), on the rows of blocks 0..N-1:
  *   (R)  COPY (SELECT … ORDER BY pk) TO STDOUT (FORMAT binary) to /dev/null — the read floor
  *   (D)  the same rows as CSV piped into DuckDB writing snappy Parquet — the peer to beat
  *   (us) parquet_compact compact to file:// and to S3 (radosgw), per --chunk-sizes
  * printing wall time, rows/s, peak RSS, the client's CPU-seconds (user + sys), output size and the
  * ratios us/R and us/D side by side. Options: --blocks N (default 1000000), --runs K (median of K,
- * default 1), --chunk-sizes LIST (default 100000,10000), --tables LIST (default logs,logs_topics),
+ * default 1), --chunk-sizes LIST (default 100000,10000), --tables LIST (default blocks,logs,logs_topics),
  * --file-only-chunk-sizes LIST (file:// only, for peak RSS at big files; default 1000000), --no-s3.
  */
 import { existsSync } from "node:fs"
@@ -28,7 +28,7 @@ const { values: opts } = parseArgs({
     runs: { type: "string", default: "1" },
     "chunk-sizes": { type: "string", default: "100000,10000" },
     "file-only-chunk-sizes": { type: "string", default: "1000000" },
-    tables: { type: "string", default: "logs,logs_topics" },
+    tables: { type: "string", default: "blocks,logs,logs_topics" },
     "no-s3": { type: "boolean", default: false },
   },
 })
@@ -39,7 +39,12 @@ const FILE_ONLY = new Set(opts["file-only-chunk-sizes"].split(",").filter((c) =>
 const TABLES = opts.tables.split(",")
 const CHAIN = 10143n
 const PSQL = "/usr/lib/postgresql/15/bin/psql"
-const PK = "chain_id, block_number, log_index"
+/** Each table's primary key, the order its rows are copied in. */
+const PK: Record<string, string> = {
+  blocks: "chain_id, block_number",
+  logs: "chain_id, block_number, log_index",
+  logs_topics: "chain_id, block_number, log_index",
+}
 
 const services = await Promise.all([startPostgres(), opts["no-s3"] ? undefined : startRadosgw()])
 const [pg, s3] = services
@@ -53,11 +58,16 @@ try {
   const seeded = await seedChain(sql, { chainId: CHAIN, first: 0n, last: N + 99n })
   if (TABLES.includes("logs_topics")) await createArrayLogs(sql)
   await sql.unsafe("VACUUM ANALYZE")
-  const [{ n: logs }] = await sql.unsafe(
-    `SELECT count(*)::int AS n FROM hot_logs WHERE chain_id = ${CHAIN} AND block_number BETWEEN 0 AND ${
-      N - 1n
-    }`,
-  ) as unknown as [{ n: number }]
+  const rowsOf = new Map<string, number>()
+  for (const dataset of TABLES) {
+    const [{ n }] = await sql.unsafe(
+      `SELECT count(*)::int AS n FROM hot_${
+        dataset === "blocks" ? "blocks" : "logs"
+      } WHERE chain_id = ${CHAIN} ` +
+        `AND block_number BETWEEN 0 AND ${N - 1n}`,
+    ) as unknown as [{ n: number }]
+    rowsOf.set(dataset, n)
+  }
   await sql.end()
   console.error(
     `Seeded ${seeded.blocks} blocks, ${seeded.logs} logs in ${((performance.now() - t) / 1000).toFixed(1)} s`,
@@ -72,7 +82,9 @@ try {
     })
   let n = 0
   lines.push(
-    `logs of ${N.toLocaleString("en-US")} blocks: ${logs.toLocaleString("en-US")} rows per table, ` +
+    `${N.toLocaleString("en-US")} blocks: ${
+      [...rowsOf].map(([t, n]) => `${n.toLocaleString("en-US")} rows of ${t}`).join(", ")
+    }, ` +
       `median of ${RUNS}, ${binary}; CPU-s: user + sys of the pipeline's processes (for us: the client)`,
     "",
     "| table | pipeline | wall | rows/s | peak RSS | CPU-s | output | /R | /D |",
@@ -82,7 +94,7 @@ try {
     const table = `hot_${dataset}`
     const select = `SELECT * FROM ${table} WHERE chain_id = ${CHAIN} AND block_number BETWEEN 0 AND ${
       N - 1n
-    } ORDER BY ${PK}`
+    } ORDER BY ${PK[dataset]}`
     const psql = `${PSQL} -X -q -d ${pg.url}`
     const r = await median(
       RUNS,
@@ -98,7 +110,7 @@ try {
     }))
     const row = (name: string, m: Measured) =>
       `| ${dataset} | ${name} | ${m.seconds.toFixed(2)} s | ${
-        Math.round(logs / m.seconds).toLocaleString("en-US")
+        Math.round(rowsOf.get(dataset)! / m.seconds).toLocaleString("en-US")
       } | ` +
       `${m.rssMb.toFixed(0)} MiB | ${m.cpu.toFixed(1)} | ${
         m.bytes ? `${(m.bytes / 2 ** 20).toFixed(1)} MiB` : "—"
