@@ -1,9 +1,11 @@
 /**
- * src/parquet/snappy.ts against three decoders: snappyjs' uncompress(), hyparquet's
- * snappyUncompress() (what our own reads use) and a strict one here that also rejects what the
- * format allows but the compressor must never write (4-byte offsets, copies across a 64 KiB
- * fragment, a copy-1 that a copy-2 should be). Inputs: the boundaries (empty, 1-3 bytes, 64 KiB ± 1),
- * runs (overlapping copies), random bytes, repeats far back (offsets ≥ 2048 and across fragments).
+ * src/parquet/snappy.ts (WebAssembly from snappy.c) against its TypeScript twin snappy-js.ts (the
+ * same bytes, always) and three decoders: snappyjs' uncompress(), hyparquet's snappyUncompress()
+ * (what our own reads use) and a strict one here that also rejects what the format allows but the
+ * compressor must never write (4-byte offsets, copies across a 64 KiB fragment, a copy-2 where a
+ * copy-1 fits). Inputs: the boundaries (empty, 1-3 bytes, 64 KiB ± 1, the 1 MiB slices handed to the
+ * WebAssembly), runs (overlapping copies), random bytes, repeats far back (offsets ≥ 2048, across
+ * fragments).
  */
 import { describe, it } from "node:test"
 import assert from "node:assert/strict"
@@ -12,10 +14,11 @@ import fc from "fast-check"
 import { snappyUncompress } from "hyparquet"
 import { uncompress } from "snappyjs"
 import { maxCompressedLength, snappyCompress } from "../src/parquet/snappy.ts"
+import { snappyCompressJs } from "../src/parquet/snappy-js.ts"
 
-const compress = (input: Uint8Array) => {
+const compress = (input: Uint8Array, using = snappyCompress) => {
   const out = new Uint8Array(maxCompressedLength(input.length))
-  return out.slice(0, snappyCompress(input, out))
+  return out.slice(0, using(input, out))
 }
 
 /** Kinds of elements seen, for the assertions on what was written. */
@@ -87,6 +90,7 @@ function roundTrip(input: Uint8Array): Elements {
   const bytes = compress(input)
   assert.ok(bytes.length <= maxCompressedLength(input.length))
   assert.deepEqual(compress(input), bytes, "not deterministic")
+  assert.deepEqual(compress(input, snappyCompressJs), bytes, "snappy-js.ts writes other bytes")
   assert.deepEqual(new Uint8Array(uncompress(bytes)), input, "snappyjs reads other bytes")
   const viaHyparquet = new Uint8Array(input.length)
   snappyUncompress(bytes, viaHyparquet)
@@ -140,7 +144,8 @@ describe("snappyCompress", () => {
   it("handles the lengths around the margins and fragment boundaries", () => {
     // random bytes: one literal each, so every literal length form (1, 2, 3 bytes) is met
     for (let n = 0; n <= 300; n++) roundTrip(random(n, n))
-    for (const n of [0, 1, 2, 3, 4, 14, 15, 16, 17, 65535, 65536, 65537, 131071, 131072, 131073]) {
+    const lengths = [0, 1, 2, 3, 4, 14, 15, 16, 17, 65535, 65536, 65537, 131071, 131072, 131073]
+    for (const n of [...lengths, (1 << 20) - 1, 1 << 20, (1 << 20) + 1, 3 * (1 << 20) + 12345]) {
       for (
         const input of [
           new Uint8Array(n),
