@@ -31,7 +31,13 @@ const wasm = instantiate()
 function instantiate(): Wasm | undefined {
   if (typeof WebAssembly === "undefined") return undefined
   const bytes = Uint8Array.from(atob(SNAPPY_WASM), (c) => c.charCodeAt(0))
-  const { exports } = new WebAssembly.Instance(new WebAssembly.Module(bytes), {})
+  let exports: WebAssembly.Instance["exports"]
+  try {
+    exports = new WebAssembly.Instance(new WebAssembly.Module(bytes), {}).exports
+  } catch {
+    // WebAssembly present but refused (a policy, a JIT-less engine): snappy-js.ts writes the same bytes
+    return undefined
+  }
   const memory = exports.memory as WebAssembly.Memory
   // free memory starts at __heap_base, past the static hash table and the stack
   const input = (exports.__heap_base as WebAssembly.Global).value as number
