@@ -194,9 +194,12 @@ const runtime = "Deno" in globalThis ? "deno" : "bun"
 console.log(`${runtime}, ${BLOCKS} blocks of logs, ${RUNS} runs`)
 measure("hot_logs pages", await pagesOf(logs(BLOCKS), LOG_COLUMNS))
 let seed = 1
-const random = Array.from({ length: 16 }, () =>
-  Uint8Array.from({ length: 1 << 20 }, () => {
+const random = Array.from({ length: 64 }, () => {
+  const page = new Uint8Array(1 << 20)
+  for (let i = 0; i < page.length; i++) {
     seed = (Math.imul(seed, 1103515245) + 12345) >>> 0
-    return seed >>> 24
-  }))
+    page[i] = seed >>> 24
+  }
+  return page
+})
 measure("random bytes", random)
