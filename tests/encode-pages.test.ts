@@ -2,16 +2,14 @@
  * The page writer's contract with readers: created_by parquet-java parses, statistics in each
  * type's defined order (unsigned bytes, signed DECIMAL bytes, floats without NaN), page versions
  * and the UUID fallback; and the one dependency it keeps on hyparquet-writer (the public
- * ParquetWriter for magic, offset indexes and footer) and on snappyjs' compressor module, pinned so
- * that an upgrade fails here first.
+ * ParquetWriter for magic, offset indexes and footer), pinned so that an upgrade fails here first.
+ * (Pages are snappy-compressed by src/parquet/snappy.ts: tests/snappy.test.ts.)
  */
 import { describe, it } from "node:test"
 import assert from "node:assert/strict"
 import { readdirSync, readFileSync } from "node:fs"
 import { parquetMetadata, parquetReadObjects } from "hyparquet"
 import { ParquetWriter } from "hyparquet-writer"
-import { compress } from "snappyjs"
-import { SnappyCompressor } from "snappyjs/snappy_compressor.js"
 import { CompactError } from "../src/errors.ts"
 import type { ColumnBatch } from "../src/pg/batch.ts"
 import type { ColumnSpec } from "../src/pg/schema.ts"
@@ -166,20 +164,6 @@ describe("the hyparquet-writer dependency", () => {
     }
     const writer = new ParquetWriter({ writer: { appendUint32() {} } as never, schema: [] })
     assert.deepEqual([writer.pendingIndexes, writer.row_groups, writer.num_rows], [[], [], 0n])
-  })
-
-  it("pins snappyjs, whose compressor module chunk.ts imports, to the bytes of its public compress()", () => {
-    const pkg = JSON.parse(readFileSync("node_modules/snappyjs/package.json", "utf8"))
-    assert.equal(
-      pkg.version,
-      "0.7.0",
-      "snappyjs was upgraded: check snappy_compressor.js, then update this pin",
-    )
-    const input = new TextEncoder().encode("parquet_compact ".repeat(5000) + "tail")
-    const compressor = new SnappyCompressor(input)
-    const out = new Uint8Array(compressor.maxCompressedLength())
-    const own = out.subarray(0, compressor.compressToBuffer(out))
-    assert.deepEqual(own, new Uint8Array(compress(input)))
   })
 })
 

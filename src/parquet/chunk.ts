@@ -7,10 +7,10 @@
  */
 import type { ColumnChunk, Encoding, OffsetIndex } from "hyparquet"
 import type { ByteWriter } from "hyparquet-writer"
-import { SnappyCompressor } from "snappyjs/snappy_compressor.js"
 import { buildDictionary, type Dictionary } from "./dictionary.ts"
 import type { Leaf, LeafType } from "./leaf.ts"
 import { bitWidth, ENCODING, type PageHeader, Sink, writeHybrid, writePageHeader } from "./rle.ts"
+import { maxCompressedLength, snappyCompress } from "./snappy.ts"
 import { type ChunkStatistics, statistics } from "./stats.ts"
 
 /** How a chunk is written. */
@@ -243,10 +243,9 @@ function writePage(
   prefix: Uint8Array | undefined,
   make: (compressedLength: number) => PageHeader,
 ): number {
-  const compressor = new SnappyCompressor(data)
-  const max = compressor.maxCompressedLength()
+  const max = maxCompressedLength(data.length)
   if (compressed.length < max) compressed = new Uint8Array(Math.max(max, compressed.length * 2))
-  const length = compressor.compressToBuffer(compressed)
+  const length = snappyCompress(data, compressed)
   header.pos = 0
   writePageHeader(header, make(length))
   writer.appendBytes(header.written())

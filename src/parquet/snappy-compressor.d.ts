@@ -1,6 +1,6 @@
 /**
- * Types for snappyjs' own compressor module, which @types/snappyjs leaves out. compress.ts uses
- * it to compress into a reused buffer (snappyjs' compress() allocates two buffers per call).
+ * Types for snappyjs' own compressor module, which @types/snappyjs leaves out. bench/snappy.ts
+ * compares it with src/parquet/snappy.ts (snappyjs' compress() allocates two buffers per call).
  */
 declare module "snappyjs/snappy_compressor.js" {
   /** Snappy (raw format) compressor of one input. */
