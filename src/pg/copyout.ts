@@ -16,7 +16,7 @@ import type postgres from "postgres"
 import { CompactError, isConnectionLoss } from "../errors.ts"
 
 /** The error a lost COPY connection becomes: RETRYABLE, saying what was and was not done. */
-function copyLost(cause: unknown): CompactError {
+export function copyLost(cause: unknown): CompactError {
   const code = (cause as { code?: unknown })?.code
   return new CompactError(
     "RETRYABLE",
