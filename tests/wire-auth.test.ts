@@ -72,7 +72,7 @@ describe("logging in with the wire client", { timeout: 60_000 }, () => {
     }
     const fromFunction = {
       ...wireOptions(urlAs("wire_scram", undefined), "wire test"),
-      pass: async () => PASSWORD,
+      pass: () => Promise.resolve(PASSWORD),
     }
     assert.deepEqual(await session(fromFunction), ["wire_scram", "wire test", "false"])
   })
