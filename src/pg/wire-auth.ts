@@ -89,7 +89,12 @@ export async function openSocket(
       raw.once("data", (b: Buffer) => resolve(b[0] ?? 0))
       raw.once(
         "close",
-        () => reject(Object.assign(new Error("Connection closed"), { code: "CONNECTION_CLOSED" })),
+        () =>
+          reject(
+            Object.assign(new Error("Cannot open a TLS session: the server closed the connection"), {
+              code: "CONNECTION_CLOSED",
+            }),
+          ),
       )
     })
     raw.removeAllListeners("close")
