@@ -128,7 +128,7 @@ describe("the lean COPY client (wire.ts)", { timeout: 120_000 }, () => {
   })
 
   it("gives up on a silent server after the idle timeout, and on a refused connection, as RETRYABLE", async () => {
-    const wire = await openWire(wireOptions(url, "wire test"), 300)
+    const wire = await openWire(wireOptions(url, "wire test"), { startMs: 300 })
     const started = performance.now()
     await assert.rejects(
       drain(wire.copy(`COPY (SELECT pg_sleep(3)) TO STDOUT (FORMAT binary)`)),
@@ -136,6 +136,23 @@ describe("the lean COPY client (wire.ts)", { timeout: 120_000 }, () => {
         error instanceof CompactError && error.code === "RETRYABLE" && /ETIMEDOUT/.test(error.message),
     )
     assert.ok(performance.now() - started < 2500)
+    // a slow start is bounded by startMs, not by the idle bound; a stall once rows flow by the idle bound
+    const patient = await openWire(wireOptions(url, "wire test"), { idleMs: 300 })
+    try {
+      assert.ok(
+        (await drain(patient.copy(`COPY (SELECT 1 FROM pg_sleep(1)) TO STDOUT`))).bytes.equals(
+          Buffer.from("1\n"),
+        ),
+      )
+      const stall = `COPY (SELECT g, CASE WHEN g = 20000 THEN (SELECT 1 FROM pg_sleep(3)) END ` +
+        `FROM generate_series(1, 30000) g) TO STDOUT (FORMAT binary)`
+      await assert.rejects(
+        drain(patient.copy(stall)),
+        (error: unknown) => error instanceof CompactError && /ETIMEDOUT/.test(error.message),
+      )
+    } finally {
+      patient.close()
+    }
     const closed = new URL(url)
     closed.port = "1"
     await assert.rejects(

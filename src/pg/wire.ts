@@ -25,8 +25,19 @@ export type { WireOptions } from "./wire-auth.ts"
 const CHUNK = 1 << 20
 /** Socket bytes queued (unparsed) before the socket is paused: the consumer is behind. */
 const HIGH_WATER = 2 << 20
-/** Milliseconds without a byte from the server, while waiting for one, before giving up (RETRYABLE). */
+/** Milliseconds without a byte from the server, while a COPY streams rows, before giving up (RETRYABLE). */
 export const IDLE_MS = 30_000
+/**
+ * Milliseconds to wait for a statement's first answer (and a COPY's first row) before giving up: a
+ * COPY whose query sorts sends nothing until the sort is done, so this is longer than IDLE_MS.
+ */
+export const START_MS = 600_000
+
+/** The bounds of a session's waits, in milliseconds (see IDLE_MS, START_MS). */
+export interface WireLimits {
+  readonly idleMs?: number
+  readonly startMs?: number
+}
 
 const TERMINATE = frame("X")
 
@@ -49,8 +60,14 @@ export class WireConnection implements Link {
   private failure: Error | undefined
   private paused = false
   private wake: (() => void) | undefined
+  private waitMs: number // the bound of the current wait for bytes: START_MS, or IDLE_MS once rows flow
+  private readonly idleMs: number
+  private readonly startMs: number
 
-  constructor(private readonly socket: net.Socket, private readonly idleMs: number) {
+  constructor(private readonly socket: net.Socket, limits: WireLimits = {}) {
+    this.idleMs = limits.idleMs ?? IDLE_MS
+    this.startMs = limits.startMs ?? START_MS
+    this.waitMs = this.startMs
     socket.on("data", (chunk: Buffer) => {
       this.reader.push(chunk)
       if (this.reader.queued >= HIGH_WATER && !this.paused) {
@@ -85,6 +102,7 @@ export class WireConnection implements Link {
   /** Runs a simple query; returns its rows as text (null for NULL); throws its ErrorResponse. */
   async query(text: string): Promise<(string | null)[][]> {
     this.write(frame("Q", text))
+    this.waitMs = this.startMs
     const rows: (string | null)[][] = []
     let error: Error | undefined
     for (;;) {
@@ -109,6 +127,7 @@ export class WireConnection implements Link {
     let done = false
     try {
       this.write(frame("Q", statement))
+      this.waitMs = this.startMs
       const reader = this.reader
       reader.sink = out
       reader.sinkFill = 0
@@ -122,6 +141,7 @@ export class WireConnection implements Link {
           }
         }
         const fill = reader.sinkFill
+        if (fill > 0) this.waitMs = this.idleMs // rows flow: from now on a silence means a stall
         if (fill === out.length || (fill > 0 && (done || reader.queued === 0))) {
           const reply = yield out.subarray(0, fill)
           if (reply !== CONSUMED) out = new Uint8Array(CHUNK) // the consumer keeps the chunk
@@ -182,9 +202,9 @@ export class WireConnection implements Link {
     }
     return new Promise<void>((resolve) => {
       const timer = setTimeout(() => {
-        this.fail(coded("ETIMEDOUT", `Cannot read from Postgres: nothing came for ${this.idleMs / 1000} s`))
+        this.fail(coded("ETIMEDOUT", `Cannot read from Postgres: nothing came for ${this.waitMs / 1000} s`))
         this.socket.destroy()
-      }, this.idleMs)
+      }, this.waitMs)
       this.wake = () => {
         clearTimeout(timer)
         resolve()
@@ -200,7 +220,7 @@ export class WireConnection implements Link {
  */
 export async function openWire(
   options: WireOptions & { readonly connect_timeout?: number | null },
-  idleMs = IDLE_MS,
+  limits: WireLimits = {},
 ): Promise<WireConnection> {
   const timeoutS = options.connect_timeout || 30
   let lastError: unknown = coded("CONNECTION_CLOSED", "Cannot connect to Postgres: no host given")
@@ -209,7 +229,7 @@ export async function openWire(
     const port = options.port[i] ?? options.port[0] ?? 5432
     let socket: net.Socket | undefined
     const attempt = async () => {
-      const wire = new WireConnection(await openSocket(options, host, port, (s) => (socket = s)), idleMs)
+      const wire = new WireConnection(await openSocket(options, host, port, (s) => (socket = s)), limits)
       wire.write(startupMessage(options))
       const refused = await authenticate(wire, options)
       if (refused) throw refused.type === 0x45 ? postgresError(refused.body) : unexpected(refused)
