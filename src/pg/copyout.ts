@@ -1,6 +1,7 @@
 /**
  * The bytes of a `COPY … TO STDOUT` statement from postgres.js, made safe to use on a pooled
- * connection, for decodeCopyBinary().
+ * connection, for decodeCopyBinary(). (The compaction's own COPY, in copyInSnapshot(), runs on the
+ * leaner client of wire.ts instead; this module keeps CONSUMED and the RETRYABLE error both share.)
  *
  * Two postgres.js 3.4.9 behaviours are handled here:
  * - `readable()` gives a Node Readable that gets one push per COPY row; iterating it with
