@@ -1,6 +1,7 @@
 /**
  * The bytes of a `COPY … TO STDOUT` statement from postgres.js, made safe to use on a pooled
- * connection, for decodeCopyBinary().
+ * connection, for decodeCopyBinary(). (The compaction's own COPY, in copyInSnapshot(), runs on the
+ * leaner client of wire.ts instead; this module keeps CONSUMED and the RETRYABLE error both share.)
  *
  * Two postgres.js 3.4.9 behaviours are handled here:
  * - `readable()` gives a Node Readable that gets one push per COPY row; iterating it with
@@ -16,7 +17,7 @@ import type postgres from "postgres"
 import { CompactError, isConnectionLoss } from "../errors.ts"
 
 /** The error a lost COPY connection becomes: RETRYABLE, saying what was and was not done. */
-function copyLost(cause: unknown): CompactError {
+export function copyLost(cause: unknown): CompactError {
   const code = (cause as { code?: unknown })?.code
   return new CompactError(
     "RETRYABLE",

@@ -10,12 +10,12 @@
  * A table rewrite (VACUUM FULL, CLUSTER, pg_repack) moves rows to new ctids: the fingerprint then no
  * longer matches, nothing is deleted, and a rerun compacts the range again. That is safe, only slower.
  */
-import { CompactError } from "../errors.ts"
+import { CompactError, isConnectionLoss } from "../errors.ts"
 import type { BlockRange } from "../core/range.ts"
-import { copyOut } from "./copyout.ts"
+import { CONSUMED, copyLost } from "./copyout.ts"
 import { type HotTable, rangeWhere, type Sql } from "./hot.ts"
-import { connect } from "./connect.ts"
 import { quoteIdent } from "./schema.ts"
+import { openWire, type WireConnection, wireOptions } from "./wire.ts"
 
 /** Rows of a range and the fingerprint of their versions (a decimal integer, "0" for none). */
 export interface Fingerprint {
@@ -57,8 +57,8 @@ export interface SnapshotCopy {
  * a REPEATABLE READ, READ ONLY transaction of its own connection. The rows' fingerprint is the sum
  * of that last column (RowHashSum, as decodeCopyBinary() adds it): taking it in the same pass costs
  * Postgres a hash per row, where a query of its own before the COPY scanned the range once more.
- * The connection is closed afterwards: postgres.js 3.4 can leave a connection's socket paused after
- * a large COPY (its issue #499), which would hang the next query on that connection.
+ * The connection is wire.ts' lean client (postgres.js spends more CPU per COPY row than the decoder),
+ * opened with the settings postgres.js parses from `url`, and closed afterwards.
  */
 export function copyInSnapshot(url: string | undefined, copy: string): SnapshotCopy {
   let settle!: (xmax: bigint) => void
@@ -68,20 +68,21 @@ export function copyInSnapshot(url: string | undefined, copy: string): SnapshotC
     fail = reject
   })
   snapshotXmax.catch(() => {}) // the stream rethrows the same error
-  async function* chunks(): AsyncGenerator<Uint8Array> {
-    // max 1: every statement below runs on the same session, named for pg_stat_activity
-    const own = connect(url, { max: 1, connection: { application_name: "parquet_compact copy" } })
+  async function* chunks(): AsyncGenerator<Uint8Array, void, typeof CONSUMED | undefined> {
+    let wire: WireConnection | undefined
     try {
-      await own.unsafe("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
-      const [snap] = await own.unsafe(`SELECT pg_snapshot_xmax(pg_current_snapshot())::text AS xmax`)
-      settle(BigInt(snap!.xmax as string))
-      yield* copyOut(own, copy)
-      await own.unsafe("COMMIT")
+      wire = await openWire(wireOptions(url, "parquet_compact copy"))
+      await wire.query("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+      const [snap] = await wire.query(`SELECT pg_snapshot_xmax(pg_current_snapshot())::text`)
+      settle(BigInt(snap?.[0] ?? "x"))
+      yield* wire.copy(copy)
+      await wire.query("COMMIT")
     } catch (error) {
-      fail(error)
-      throw error
+      const lost = isConnectionLoss(error) ? copyLost(error) : error
+      fail(lost)
+      throw lost
     } finally {
-      await own.end({ timeout: 0 })
+      wire?.close()
     }
   }
   return { chunks: chunks(), snapshotXmax }

@@ -3,7 +3,7 @@
  * listen on a free port of 127.0.0.1 (unix socket in the temp dir), durability switched off.
  * As root, initdb and pg_ctl run as the `postgres` user (Postgres refuses to run as root).
  */
-import { appendFile, chmod, mkdtemp, readFile } from "node:fs/promises"
+import { appendFile, chmod, mkdtemp, readFile, writeFile } from "node:fs/promises"
 import { existsSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
@@ -89,6 +89,29 @@ export async function startPostgres(options: { timeoutMs?: number } = {}): Promi
       "--locale=C",
       "--no-sync",
     ], { timeoutMs })
+    // TLS with a throwaway self-signed certificate (for 127.0.0.1 and localhost), and roles that
+    // must log in with a password (md5, scram-sha-256, cleartext) or over TLS, for the COPY client
+    // of src/pg/wire.ts (tests/wire.test.ts creates the roles); everyone else keeps trust.
+    await asOwner("openssl", [
+      "req",
+      "-x509",
+      ...["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-days", "2"],
+      ...["-keyout", join(data, "server.key"), "-out", join(data, "server.crt"), "-subj", "/CN=localhost"],
+      ...["-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"],
+    ], { timeoutMs })
+    await asOwner("chmod", ["600", join(data, "server.key")])
+    const hba = join(data, "pg_hba.conf")
+    await writeFile(
+      hba,
+      [
+        "hostssl all wire_tls 127.0.0.1/32 scram-sha-256",
+        "host all wire_tls 127.0.0.1/32 reject",
+        "host all wire_md5 127.0.0.1/32 md5",
+        "host all wire_scram 127.0.0.1/32 scram-sha-256",
+        "host all wire_clear 127.0.0.1/32 password",
+        await readFile(hba, "utf8"),
+      ].join("\n"),
+    )
     const [port] = await freePorts(1)
     if (port === undefined) throw new Error("Cannot find a free port")
     await appendFile(
@@ -103,6 +126,9 @@ export async function startPostgres(options: { timeoutMs?: number } = {}): Promi
         "synchronous_commit = off",
         "full_page_writes = off",
         "max_connections = 200",
+        "ssl = on",
+        "ssl_cert_file = 'server.crt'",
+        "ssl_key_file = 'server.key'",
         "",
       ].join("\n"),
     )
