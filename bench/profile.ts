@@ -1,6 +1,6 @@
 /**
  * Where the client's CPU goes, in CPU-seconds (user + sys of this process, not wall time, so it
- * holds on a shared machine): binary COPY decode alone, then decode + Parquet encode + sha256 of
+ * holds on a shared machine): binary COPY (read by the same wire client as the CLI) decode alone, then decode + Parquet encode + sha256 of
  * each file on this one thread, for the flat logs table and for the same logs with `topics bytea[]`.
  *
  *   PARQUET_COMPACT_BENCH_PG_URL=postgres://… bun [--cpu-prof-md] bench/profile.ts [--blocks 200000]
@@ -13,7 +13,7 @@ import { createHash } from "node:crypto"
 import postgres from "postgres"
 import { BufferPool } from "../src/pg/batch.ts"
 import { decodeCopyBinary } from "../src/pg/copy.ts"
-import { copyOut } from "../src/pg/copyout.ts"
+import { copyInSnapshot } from "../src/pg/fingerprint.ts"
 import { describeTable } from "../src/pg/schema.ts"
 import { encodeParquetFiles } from "../src/parquet/encode.ts"
 import { transferList } from "../src/parquet/threaded.ts"
@@ -57,7 +57,7 @@ for (const table of ["hot_logs", "hot_logs_topics"]) {
 
   let t = cpu()
   let rows = 0
-  for await (const batch of decodeCopyBinary(copyOut(sql, copy), columns, rowGroupSize, { pool })) {
+  for await (const batch of decodeCopyBinary(copyInSnapshot(url.toString(), copy).chunks, columns, rowGroupSize, { pool })) {
     rows += batch.rows
     pool.give(transferList(batch))
   }
@@ -66,7 +66,7 @@ for (const table of ["hot_logs", "hot_logs_topics"]) {
   t = cpu()
   let bytes = 0
   let files = 0
-  const batches = decodeCopyBinary(copyOut(sql, copy), columns, rowGroupSize, { restartEvery: CHUNK, pool })
+  const batches = decodeCopyBinary(copyInSnapshot(url.toString(), copy).chunks, columns, rowGroupSize, { restartEvery: CHUNK, pool })
   const options = {
     columns,
     chunkSize: CHUNK,
