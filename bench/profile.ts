@@ -57,7 +57,11 @@ for (const table of ["hot_logs", "hot_logs_topics"]) {
 
   let t = cpu()
   let rows = 0
-  for await (const batch of decodeCopyBinary(copyInSnapshot(url.toString(), copy).chunks, columns, rowGroupSize, { pool })) {
+  for await (
+    const batch of decodeCopyBinary(copyInSnapshot(url.toString(), copy).chunks, columns, rowGroupSize, {
+      pool,
+    })
+  ) {
     rows += batch.rows
     pool.give(transferList(batch))
   }
@@ -66,7 +70,10 @@ for (const table of ["hot_logs", "hot_logs_topics"]) {
   t = cpu()
   let bytes = 0
   let files = 0
-  const batches = decodeCopyBinary(copyInSnapshot(url.toString(), copy).chunks, columns, rowGroupSize, { restartEvery: CHUNK, pool })
+  const batches = decodeCopyBinary(copyInSnapshot(url.toString(), copy).chunks, columns, rowGroupSize, {
+    restartEvery: CHUNK,
+    pool,
+  })
   const options = {
     columns,
     chunkSize: CHUNK,
