@@ -22,7 +22,15 @@ import { BodyFault, readBody } from "./body.ts"
 import { IDLE_TIMEOUT_MS, s3Client, type S3Options } from "./s3-client.ts"
 import { httpStatus, isNoSuchKey, s3Failure } from "./s3-errors.ts"
 import { abortUploads, md5Base64, putMultipart } from "./s3-multipart.ts"
-import { bareEtag, ConditionFailed, type ObjectInfo, type ObjectStore, type PutOptions } from "./store.ts"
+import { S3Writer } from "./s3-stream.ts"
+import {
+  bareEtag,
+  ConditionFailed,
+  type ObjectInfo,
+  type ObjectStore,
+  type ObjectWriter,
+  type PutOptions,
+} from "./store.ts"
 
 export type { S3Options } from "./s3-client.ts"
 
@@ -40,10 +48,13 @@ export class S3Store implements ObjectStore {
   readonly #idleTimeout: number
   readonly #bodyAttempts: number
   #checked: Promise<void> | undefined
+  /** A streamed object costs a copy on the server: only what would go multipart anyway streams. */
+  readonly streamAbove: number
 
   constructor(options: S3Options) {
     this.#bucket = options.bucket
     this.#threshold = options.multipartThreshold ?? 64 * MIB
+    this.streamAbove = this.#threshold
     this.#partSize = options.partSize ?? Math.min(16 * MIB, this.#threshold)
     this.#partConcurrency = options.partConcurrency ?? 4
     this.#idleTimeout = options.idleTimeout ?? IDLE_TIMEOUT_MS
@@ -199,6 +210,16 @@ export class S3Store implements ObjectStore {
       key,
     )
     return { etag: bareEtag(out.ETag ?? "") }
+  }
+
+  create(near: string): ObjectWriter {
+    return new S3Writer(this.#send, {
+      bucket: this.#bucket,
+      near,
+      contentType: "application/octet-stream",
+      partSize: this.#partSize,
+      concurrency: this.#partConcurrency,
+    })
   }
 
   async delete(key: string): Promise<void> {
