@@ -24,6 +24,9 @@ import { encodeParquetPiecesThreaded } from "./parquet/threaded.ts"
 import type { ObjectWriter } from "./store/store.ts"
 import { VERSION } from "./version.ts"
 
+/** Rows per decoded batch, at most: a row group of more is decoded in equal shares. */
+const BATCH_ROWS = 25_000
+
 /** Bytes of a file held for one put() when the store does not say (see ObjectStore.streamAbove). */
 const STREAM_ABOVE = 64 * 1024 * 1024
 
@@ -50,7 +53,8 @@ export interface Written {
 
 /**
  * Writes the range's hot rows as files numbered from `firstPart`. Stops with INTERRUPTED between
- * files once `signal` is aborted; the caller removes what was uploaded.
+ * pieces once `signal` is aborted, removing what the file being written left; the caller removes
+ * what was uploaded.
  */
 export async function writeFiles(
   ds: Dataset,
@@ -67,9 +71,11 @@ export async function writeFiles(
     rangeWhere(source, range)
   } ORDER BY ${order}) TO STDOUT (FORMAT binary)`
   const copy = copyWithFingerprint(deps.databaseUrl, source, range, statement)
-  // decoded batches of one row group each (restarting at every file), in buffers the encoder hands back
+  // decoded batches of a row group or an equal share of one (restarting at every file), in buffers
+  // the encoder hands back: rows decoded ahead of the encoder cost memory, not speed
   const pool = new BufferPool()
-  const batches = decodeCopyBinary(copy.chunks, columns, ds.rowGroupSize, {
+  const shares = Math.ceil(ds.rowGroupSize / BATCH_ROWS)
+  const batches = decodeCopyBinary(copy.chunks, columns, Math.ceil(ds.rowGroupSize / shares), {
     restartEvery: config.chunkSize,
     pool,
   })
@@ -142,7 +148,6 @@ export async function writeFiles(
         await deps.checkpoint?.("streamed-piece")
       }
       if (!piece.end) continue
-      arriving = undefined
       const sha256 = file.hash.digest("hex")
       const rows = piece.end.rows
       files.push({
@@ -156,10 +161,8 @@ export async function writeFiles(
       })
       // one file being published while the next one streams
       await pending
-      if (signal?.aborted) {
-        await file.writer?.abort()
-        throw interrupted(key)
-      }
+      if (signal?.aborted) throw interrupted(key)
+      arriving = undefined // publish() owns the file's writer now
       pending = publish(file, files.at(-1)!)
       pending.catch(() => {}) // awaited on the next file or below; this only marks it handled meanwhile
     }

@@ -23,7 +23,8 @@ import { writeColumnChunk } from "./chunk.ts"
 import { type LeafType, leafType, toLeaf } from "./leaf.ts"
 import { PackedList } from "./packed.ts"
 import { type EncodedFile, type FilePiece, joinPieces, PieceWriter } from "./pieces.ts"
-import { blockRange, concatColumn, type Segment } from "./rows.ts"
+import { Gatherer } from "./gather.ts"
+import { blockRange, type Segment } from "./rows.ts"
 import { parquetSchema, type UuidAs } from "./schema.ts"
 
 export type { EncodedFile, FilePiece } from "./pieces.ts"
@@ -144,6 +145,8 @@ class FileEncoder {
   #parquet: ParquetWriter | undefined
   #plain: boolean[] = []
   #segments: Segment[] = []
+  /** Gathers a row group's column from the batches its rows came in. */
+  readonly #gather = new Gatherer()
   /** Rows already written as row groups of the current file. */
   rows = 0
   /** Rows waiting in #segments for the next row group. */
@@ -208,7 +211,7 @@ class FileEncoder {
     let totalByteSize = 0n
     this.#opts.columns.forEach((_, j) => {
       const t = this.#leaves[j]!
-      const values = concatColumn(this.#segments, j, this.groupRows)
+      const values = this.#gather.column(this.#segments, j, this.groupRows)
       const leaf = values instanceof PackedList ? values.leaf : toLeaf(t, values)
       const result = writeColumnChunk(writer, t, leaf, {
         path: this.#paths[j]!,

@@ -3,9 +3,10 @@
  * encoding + snappy (the worker) use both cores. Batches cross by transfer, not copy: their typed
  * arrays and ByteColumn buffers are moved, so a batch costs a few pointers, not a clone of its
  * values. Files come back the same way, in order, row group by row group (encodeParquetPieces()), so
- * a file is never held whole. Flow control keeps memory bounded: at most a row group's worth of rows
- * waits in the worker while it encodes another, and no batch is sent while MAX_WAITING pieces wait
- * for the caller, so a slow store pauses the COPY through its socket.
+ * a file is never held whole. Flow control keeps memory bounded: the next batch is pulled from the
+ * source (decoded) only once the worker took the one before, so at most one batch waits in the
+ * worker beside the row group it encodes, and none while MAX_WAITING pieces wait for the caller: a
+ * slow store pauses the COPY through its socket.
  *
  * The worker is src/parquet/encode-worker.ts, a web Worker: Bun and Deno both have them, and
  * Deno 2.9's node:worker_threads took ~4 s per 30 MB message, transferred or not (its web Worker:
@@ -118,8 +119,7 @@ export async function* encodeParquetPiecesThreaded(
   let failure: { error: unknown } | undefined
   let done = false
   let stop = false
-  const queued: number[] = [] // rows of each batch sent and not yet taken by the encoder, oldest first
-  let queuedRows = 0
+  let queued = 0 // batches sent and not yet taken by the encoder
   let waiters: (() => void)[] = []
   const notify = () => {
     const w = waiters
@@ -135,7 +135,7 @@ export async function* encodeParquetPiecesThreaded(
   worker.onmessage = (event: MessageEvent<FromWorker>) => {
     const m = event.data
     if ("recycle" in m) recycle?.(m.recycle)
-    else if ("ack" in m) queuedRows -= queued.shift()!
+    else if ("ack" in m) queued--
     else if ("piece" in m) pieces.push(m.piece)
     else if ("done" in m) done = true
     else if ("error" in m) {
@@ -149,17 +149,26 @@ export async function* encodeParquetPiecesThreaded(
   }
 
   const feed = (async () => {
-    for await (const batch of batches) {
-      while (!stop && !failure && (queuedRows >= opts.rowGroupSize || pieces.length >= MAX_WAITING)) {
-        await changed()
+    const source = batches[Symbol.asyncIterator]()
+    try {
+      for (;;) {
+        // wait before pulling, not after: a pulled batch is one more row group decoded and held
+        while (!stop && !failure && (queued > 0 || pieces.length >= MAX_WAITING)) {
+          await changed()
+        }
+        if (stop || failure) return
+        const next = await source.next()
+        if (next.done) break
+        if (stop || failure) return
+        const batch = next.value
+        queued++
+        const packed = packLists(batch, opts.columns)
+        worker.postMessage({ batch: packed } satisfies ToWorker, transferList(packed))
       }
-      if (stop || failure) break
-      queued.push(batch.rows)
-      queuedRows += batch.rows
-      const packed = packLists(batch, opts.columns)
-      worker.postMessage({ batch: packed } satisfies ToWorker, transferList(packed))
+      worker.postMessage({ end: true } satisfies ToWorker)
+    } finally {
+      await source.return?.() // ends the batches' iteration early, which drains and closes the COPY
     }
-    if (!stop && !failure) worker.postMessage({ end: true } satisfies ToWorker)
   })().catch(fail)
 
   let released = 0 // bytes of pieces the caller is done with, since the last collection
