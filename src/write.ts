@@ -72,7 +72,7 @@ export async function writeFiles(
   } ORDER BY ${order}) TO STDOUT (FORMAT binary)`
   const copy = copyWithFingerprint(deps.databaseUrl, source, range, statement)
   // decoded batches of a row group or an equal share of one (restarting at every file), in buffers
-  // the encoder hands back: rows decoded ahead of the encoder cost memory, not speed
+  // the encoder hands back: the finer the batches, the fewer rows decoded ahead of the encoder
   const pool = new BufferPool()
   const shares = Math.ceil(ds.rowGroupSize / BATCH_ROWS)
   const batches = decodeCopyBinary(copy.chunks, columns, Math.ceil(ds.rowGroupSize / shares), {

@@ -1,8 +1,8 @@
 /**
  * A row group's column gathered from the several batches its rows arrived in, into scratch buffers
  * reused from one column and row group to the next. Batches smaller than a row group keep fewer
- * rows decoded ahead of the encoder (write.ts); gathering into fresh arrays instead cost ~5 % more
- * CPU, mostly the kernel faulting in and zeroing new pages for every row group.
+ * rows decoded ahead of the encoder (write.ts); gathering into fresh arrays instead cost ~0.6 s of
+ * system time per 5,000,000 log rows (the kernel faulting in and zeroing new pages every row group).
  */
 import { ByteColumn, type ColumnValues } from "../pg/batch.ts"
 import type { PackedList } from "./packed.ts"

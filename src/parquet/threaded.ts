@@ -3,9 +3,9 @@
  * encoding + snappy (the worker) use both cores. Batches cross by transfer, not copy: their typed
  * arrays and ByteColumn buffers are moved, so a batch costs a few pointers, not a clone of its
  * values. Files come back the same way, in order, row group by row group (encodeParquetPieces()), so
- * a file is never held whole. Flow control keeps memory bounded: the next batch is pulled from the
- * source (decoded) only once the worker took the one before, so at most one batch waits in the
- * worker beside the row group it encodes, and none while MAX_WAITING pieces wait for the caller: a
+ * a file is never held whole. Flow control keeps memory bounded: a batch is pulled from the source
+ * (decoded) only while less than a row group's rows wait in the worker beside the row group it
+ * encodes (what keeps both cores busy), and none while MAX_WAITING pieces wait for the caller: a
  * slow store pauses the COPY through its socket.
  *
  * The worker is src/parquet/encode-worker.ts, a web Worker: Bun and Deno both have them, and
@@ -119,7 +119,8 @@ export async function* encodeParquetPiecesThreaded(
   let failure: { error: unknown } | undefined
   let done = false
   let stop = false
-  let queued = 0 // batches sent and not yet taken by the encoder
+  const queued: number[] = [] // rows of each batch sent and not yet taken by the encoder, oldest first
+  let queuedRows = 0
   let waiters: (() => void)[] = []
   const notify = () => {
     const w = waiters
@@ -135,7 +136,7 @@ export async function* encodeParquetPiecesThreaded(
   worker.onmessage = (event: MessageEvent<FromWorker>) => {
     const m = event.data
     if ("recycle" in m) recycle?.(m.recycle)
-    else if ("ack" in m) queued--
+    else if ("ack" in m) queuedRows -= queued.shift()!
     else if ("piece" in m) pieces.push(m.piece)
     else if ("done" in m) done = true
     else if ("error" in m) {
@@ -152,8 +153,8 @@ export async function* encodeParquetPiecesThreaded(
     const source = batches[Symbol.asyncIterator]()
     try {
       for (;;) {
-        // wait before pulling, not after: a pulled batch is one more row group decoded and held
-        while (!stop && !failure && (queued > 0 || pieces.length >= MAX_WAITING)) {
+        // wait before pulling, not after: a pulled batch is more rows decoded and held
+        while (!stop && !failure && (queuedRows >= opts.rowGroupSize || pieces.length >= MAX_WAITING)) {
           await changed()
         }
         if (stop || failure) return
@@ -161,7 +162,8 @@ export async function* encodeParquetPiecesThreaded(
         if (next.done) break
         if (stop || failure) return
         const batch = next.value
-        queued++
+        queued.push(batch.rows)
+        queuedRows += batch.rows
         const packed = packLists(batch, opts.columns)
         worker.postMessage({ batch: packed } satisfies ToWorker, transferList(packed))
       }
