@@ -48,14 +48,17 @@ export class S3Store implements ObjectStore {
   readonly #idleTimeout: number
   readonly #bodyAttempts: number
   #checked: Promise<void> | undefined
-  /** A streamed object costs a copy on the server: only what would go multipart anyway streams. */
+  /**
+   * A part: a file held until then goes in one PUT; a bigger one streams, which costs a copy on the
+   * server but holds a part, not up to the multipart threshold (64 MiB), of each file in memory.
+   */
   readonly streamAbove: number
 
   constructor(options: S3Options) {
     this.#bucket = options.bucket
     this.#threshold = options.multipartThreshold ?? 64 * MIB
-    this.streamAbove = this.#threshold
     this.#partSize = options.partSize ?? Math.min(16 * MIB, this.#threshold)
+    this.streamAbove = this.#partSize
     this.#partConcurrency = options.partConcurrency ?? 4
     this.#idleTimeout = options.idleTimeout ?? IDLE_TIMEOUT_MS
     this.#bodyAttempts = options.bodyAttempts ?? 4

@@ -63,8 +63,8 @@ export interface ObjectStore {
   put(key: string, body: Uint8Array, options?: PutOptions): Promise<{ etag: string }>
   /**
    * Bytes of a file above which a writer streams it with create() rather than holding it for one
-   * put() (default 64 MiB): 0 where streaming costs nothing more (a folder); S3 streams only what
-   * would go multipart anyway, since a streamed object also costs a copy on the server.
+   * put() (default 64 MiB): 0 where streaming costs nothing more (a folder); on S3 a part (16 MiB),
+   * since a streamed object also costs a copy on the server.
    */
   readonly streamAbove?: number
   /**
