@@ -26,6 +26,7 @@ import { writeFiles } from "./write.ts"
 export const STEPS = [
   "locked",
   "cleaned",
+  "streamed-piece", // a row group of a file that streams to the store (file://, or S3 past one part)
   "uploaded-file",
   "uploaded",
   "committed",

@@ -2,12 +2,17 @@
  * Streams a partition's hot rows into Parquet files and puts them in the store under names fixed by
  * their bytes (`…_{part}_{sha256 prefix}.parquet`): a file that is already there holds these very
  * bytes and is not uploaded again, and no committed object is ever overwritten with other content.
+ *
+ * A file leaves the encoder row group by row group and is hashed as it comes. Up to the store's
+ * `streamAbove` bytes its pieces are held and go in one put() once the name is known; past that they
+ * stream into an ObjectWriter (a temporary file, or an S3 upload to a staging key) that takes the
+ * name at the end. So memory is a few row groups, not a file, whatever --chunk-size is.
  */
-import { createHash } from "node:crypto"
+import { createHash, type Hash } from "node:crypto"
 import type { Dataset } from "./dataset.ts"
 import { CompactError } from "./errors.ts"
 import type { ManifestFile } from "./core/manifest.ts"
-import { objectKey, partitionKey } from "./core/naming.ts"
+import { objectKey, partitionFilePrefix, partitionKey } from "./core/naming.ts"
 import type { BlockRange } from "./core/range.ts"
 import { BufferPool } from "./pg/batch.ts"
 import { decodeCopyBinary } from "./pg/copy.ts"
@@ -15,8 +20,25 @@ import { copyInSnapshot, type Fingerprint, ROW_HASH } from "./pg/fingerprint.ts"
 import { RowHashSum } from "./pg/rowhash.ts"
 import { rangeWhere } from "./pg/hot.ts"
 import { quoteIdent } from "./pg/schema.ts"
-import { encodeParquetFilesThreaded } from "./parquet/threaded.ts"
+import { concatBytes } from "./parquet/pieces.ts"
+import { encodeParquetPiecesThreaded } from "./parquet/threaded.ts"
+import type { ObjectWriter } from "./store/store.ts"
 import { VERSION } from "./version.ts"
+
+/** Rows per decoded batch, at most: a row group of more is decoded in equal shares. */
+const BATCH_ROWS = 25_000
+
+/** Bytes of a file held for one put() when the store does not say (see ObjectStore.streamAbove). */
+const STREAM_ABOVE = 64 * 1024 * 1024
+
+/** The file whose pieces are arriving: held until `streamAbove` bytes, then streamed to `writer`. */
+interface Arriving {
+  readonly part: number
+  readonly hash: Hash
+  size: number // bytes so far
+  held: Uint8Array[]
+  writer: ObjectWriter | undefined
+}
 
 /** What writing a partition's files produced. */
 export interface Written {
@@ -32,7 +54,8 @@ export interface Written {
 
 /**
  * Writes the range's hot rows as files numbered from `firstPart`. Stops with INTERRUPTED between
- * files once `signal` is aborted; the caller removes what was uploaded.
+ * pieces once `signal` is aborted, removing what the file being written left; the caller removes
+ * what was uploaded.
  */
 export async function writeFiles(
   ds: Dataset,
@@ -51,9 +74,11 @@ export async function writeFiles(
   } ORDER BY ${order}) TO STDOUT (FORMAT binary)`
   const copy = copyInSnapshot(deps.databaseUrl, statement)
   const rowHash = new RowHashSum()
-  // decoded batches of one row group each (restarting at every file), in buffers the encoder hands back
+  // decoded batches of a row group or an equal share of one (restarting at every file), in buffers
+  // the encoder hands back: the finer the batches, the fewer rows decoded ahead of the encoder
   const pool = new BufferPool()
-  const batches = decodeCopyBinary(copy.chunks, columns, ds.rowGroupSize, {
+  const shares = Math.ceil(ds.rowGroupSize / BATCH_ROWS)
+  const batches = decodeCopyBinary(copy.chunks, columns, Math.ceil(ds.rowGroupSize / shares), {
     restartEvery: config.chunkSize,
     pool,
     rowHash,
@@ -69,7 +94,7 @@ export async function writeFiles(
     { key: "parquet_compact.version", value: VERSION },
   ]
   // decoding here, encoding on a worker thread: the two halves of the CPU work on the two cores
-  const encoded = encodeParquetFilesThreaded(batches, {
+  const pieces = encodeParquetPiecesThreaded(batches, {
     columns,
     chunkSize: config.chunkSize,
     rowGroupSize: ds.rowGroupSize,
@@ -78,39 +103,80 @@ export async function writeFiles(
     pageVersion: config.pageVersion,
     uuidAs: config.uuidAs,
   }, { onFallback: (line) => deps.log.warn(line), recycle: (buffers) => pool.give(buffers) })
+  const { store } = deps
+  const streamAbove = store.create ? store.streamAbove ?? STREAM_ABOVE : Infinity
+  const filePrefix = partitionFilePrefix(deps.prefix, config.chainId, config.dataset, range)
   const files: ManifestFile[] = []
   const reused = new Set<string>()
-  let pending: Promise<void> = Promise.resolve()
-  for await (const file of encoded) {
-    const part = firstPart + file.part
-    const sha256 = createHash("sha256").update(file.bytes).digest("hex")
-    const name = objectKey(deps.prefix, config.chainId, config.dataset, range, part, sha256)
-    const entry: ManifestFile = {
-      key: name,
-      part,
-      rows: file.rows,
-      bytes: file.bytes.length,
-      sha256,
-      min_block: file.rows > 0 ? file.minBlock : null,
-      max_block: file.rows > 0 ? file.maxBlock : null,
-    }
-    files.push(entry)
-    const upload = async () => {
-      if ((await deps.store.head(name))?.size === entry.bytes) {
+  /** Puts the file, or publishes the streamed one, unless its name is already there. */
+  const publish = async (file: Arriving, entry: ManifestFile) => {
+    const name = entry.key
+    try {
+      if ((await store.head(name))?.size === entry.bytes) {
         reused.add(name)
+        await file.writer?.abort()
         return
       }
       uploaded.add(name) // before the put: a put that fails midway may still leave the object
-      await deps.store.put(name, file.bytes)
-      await deps.checkpoint?.("uploaded-file")
+      if (file.writer) await file.writer.finish(name)
+      else await store.put(name, concatBytes(file.held))
+    } catch (error) {
+      await file.writer?.abort()
+      throw error
     }
-    // one upload in flight while the next file encodes
-    await pending
-    if (signal?.aborted) throw interrupted(key)
-    pending = upload()
-    pending.catch(() => {}) // awaited on the next file or below; this only marks it handled meanwhile
+    await deps.checkpoint?.("uploaded-file")
   }
-  await pending
+  let arriving: Arriving | undefined
+  let pending: Promise<void> = Promise.resolve()
+  try {
+    for await (const piece of pieces) {
+      if (signal?.aborted) throw interrupted(key)
+      const part = firstPart + piece.part
+      const file: Arriving = arriving ??= {
+        part,
+        hash: createHash("sha256"),
+        size: 0,
+        held: [],
+        writer: undefined,
+      }
+      file.hash.update(piece.bytes)
+      file.size += piece.bytes.length
+      if (file.writer === undefined && file.size > streamAbove) {
+        file.writer = store.create!(`${filePrefix}${String(part).padStart(4, "0")}`)
+        for (const bytes of file.held) await file.writer.write(bytes)
+        file.held = []
+      }
+      if (file.writer === undefined) file.held.push(piece.bytes)
+      else {
+        await file.writer.write(piece.bytes)
+        await deps.checkpoint?.("streamed-piece")
+      }
+      if (!piece.end) continue
+      const sha256 = file.hash.digest("hex")
+      const rows = piece.end.rows
+      files.push({
+        key: objectKey(deps.prefix, config.chainId, config.dataset, range, part, sha256),
+        part,
+        rows,
+        bytes: file.size,
+        sha256,
+        min_block: rows > 0 ? piece.end.minBlock : null,
+        max_block: rows > 0 ? piece.end.maxBlock : null,
+      })
+      // one file being published while the next one streams
+      await pending
+      if (signal?.aborted) throw interrupted(key)
+      arriving = undefined // publish() owns the file's writer now
+      pending = publish(file, files.at(-1)!)
+      pending.catch(() => {}) // awaited on the next file or below; this only marks it handled meanwhile
+    }
+    await pending
+  } catch (error) {
+    // nothing of this run may still be writing once the caller removes what it uploaded
+    await pending.catch(() => undefined)
+    await arriving?.writer?.abort()
+    throw error
+  }
   if (signal?.aborted) throw interrupted(key)
   const fingerprint = { rows: rowHash.rows, fingerprint: rowHash.sum }
   return { files, uploaded, reused, source: fingerprint, snapshotXmax: await copy.snapshotXmax }

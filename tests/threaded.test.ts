@@ -8,7 +8,11 @@ import { createHash } from "node:crypto"
 import { CompactError } from "../src/errors.ts"
 import type { ColumnBatch } from "../src/pg/batch.ts"
 import { type EncodedFile, type EncodeOptions, encodeParquetFiles } from "../src/parquet/encode.ts"
-import { encodeParquetFilesThreaded, transferList } from "../src/parquet/threaded.ts"
+import {
+  encodeParquetFilesThreaded,
+  encodeParquetPiecesThreaded,
+  transferList,
+} from "../src/parquet/threaded.ts"
 import { IDENTITY_COLUMNS, identityBatches, identityColumns } from "./identity.fixture.ts"
 
 const OPTIONS: EncodeOptions = {
@@ -130,10 +134,10 @@ describe("encodeParquetFilesThreaded", () => {
     assert.ok(ended)
   })
 
-  it("takes no batch while the caller holds a file, and goes on once it asks for the next", async () => {
-    // three row groups per file: without the pause, the next file would be encoded meanwhile
-    const opts = { ...OPTIONS, chunkSize: 2100, rowGroupSize: 700 }
-    const batches = identityBatches(identityColumns(7000), 700, () => true)
+  it("takes a bounded number of batches while the caller holds a piece, and goes on once it asks for the next", async () => {
+    // row groups of one batch each, ten per file: the file is never held whole
+    const opts = { ...OPTIONS, chunkSize: 7000, rowGroupSize: 700 }
+    const batches = identityBatches(identityColumns(14000), 700, () => true)
     let pulled = 0
     async function* counted() {
       for (const b of batches) {
@@ -142,16 +146,52 @@ describe("encodeParquetFilesThreaded", () => {
       }
     }
     const parts: number[] = []
-    for await (const f of encodeParquetFilesThreaded(counted(), opts)) {
-      parts.push(f.part)
-      if (f.part === 0) {
-        const before = pulled
-        await new Promise((resolve) => setTimeout(resolve, 300)) // an upload, say
-        assert.equal(pulled, before, "batches taken while the file was held")
-        assert.ok(pulled <= 5, `${pulled} batches taken for a file of 3`) // + one queued, one pulled
+    let pieces = 0
+    for await (const p of encodeParquetPiecesThreaded(counted(), opts)) {
+      if (p.end) parts.push(p.part)
+      if (pieces++ === 0) {
+        await new Promise((resolve) => setTimeout(resolve, 200)) // a slow store, say
+        const settled = pulled
+        await new Promise((resolve) => setTimeout(resolve, 200))
+        assert.equal(pulled, settled, "batches still taken while a piece was held")
+        // this piece, two waiting, one being encoded, one queued in the worker, one pulled
+        assert.ok(pulled <= 6, `${pulled} batches taken while the first piece was held`)
       }
     }
-    assert.deepEqual(parts, [...parts.keys()])
+    assert.deepEqual(parts, [0, 1])
+    assert.equal(pieces, 22) // ten row groups and a footer per file
     assert.equal(pulled, batches.length)
+  })
+
+  it("sends each file in pieces that join into the bytes of encodeParquetFiles()", async () => {
+    const opts = { ...OPTIONS, chunkSize: 2000, rowGroupSize: 300 }
+    const whole: EncodedFile[] = []
+    for await (const f of encodeParquetFiles(source(identityBatches(columns, 450, () => true)), opts)) {
+      whole.push(f)
+    }
+    const sizes: number[][] = []
+    const joined: Uint8Array[][] = []
+    for await (
+      const p of encodeParquetPiecesThreaded(source(identityBatches(columns, 450, () => true)), opts)
+    ) {
+      ;(joined[p.part] ??= []).push(p.bytes)
+      ;(sizes[p.part] ??= []).push(p.bytes.length)
+      if (p.end) {
+        assert.deepEqual(p.end, {
+          rows: whole[p.part]!.rows,
+          minBlock: whole[p.part]!.minBlock,
+          maxBlock: whole[p.part]!.maxBlock,
+        })
+      }
+    }
+    assert.equal(joined.length, whole.length)
+    joined.forEach((pieces, i) => {
+      assert.equal(
+        pieces.length,
+        Math.ceil(whole[i]!.rows / 300) + 1,
+        `file ${i}: a piece per row group and the footer`,
+      )
+      assert.deepEqual(Buffer.concat(pieces), Buffer.from(whole[i]!.bytes), `file ${i}`)
+    })
   })
 })

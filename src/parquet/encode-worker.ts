@@ -1,12 +1,12 @@
 /**
- * The worker thread (a web Worker) of encodeParquetFilesThreaded() (threaded.ts): runs
- * encodeParquetFiles() over the batches it is sent and sends each file back, its bytes
- * transferred. A compiled binary must list this file as an extra entrypoint:
+ * The worker thread (a web Worker) of encodeParquetPiecesThreaded() (threaded.ts): runs
+ * encodeParquetPieces() over the batches it is sent and sends each piece of a file back as soon as
+ * it is made (a row group, then the footer), its bytes transferred. A compiled binary must list this file as an extra entrypoint:
  * `bun build --compile … cli.ts src/parquet/encode-worker.ts`.
  */
 import { CompactError } from "../errors.ts"
 import type { ColumnBatch } from "../pg/batch.ts"
-import { type EncodeOptions, encodeParquetFiles } from "./encode.ts"
+import { type EncodeOptions, encodeParquetPieces } from "./encode.ts"
 import { type FromWorker, reviveBatch, type ToWorker, transferList } from "./threaded.ts"
 
 /** The worker's global scope, typed the same under Bun and Deno. */
@@ -51,8 +51,8 @@ try {
     const buffers = transferList(batch)
     port.postMessage({ recycle: buffers }, buffers)
   }
-  for await (const file of encodeParquetFiles(batches(), await options, recycle)) {
-    port.postMessage({ file }, [file.bytes.buffer as ArrayBuffer])
+  for await (const piece of encodeParquetPieces(batches(), await options, recycle)) {
+    port.postMessage({ piece }, [piece.bytes.buffer as ArrayBuffer])
   }
   port.postMessage({ done: true })
 } catch (error) {

@@ -22,19 +22,12 @@ import { CREATED_BY } from "../version.ts"
 import { writeColumnChunk } from "./chunk.ts"
 import { type LeafType, leafType, toLeaf } from "./leaf.ts"
 import { PackedList } from "./packed.ts"
-import { blockRange, BlockWriter, concatColumn, type Segment } from "./rows.ts"
+import { type EncodedFile, type FilePiece, joinPieces, PieceWriter } from "./pieces.ts"
+import { Gatherer } from "./gather.ts"
+import { blockRange, type Segment } from "./rows.ts"
 import { parquetSchema, type UuidAs } from "./schema.ts"
 
-/** One finished Parquet file. */
-export interface EncodedFile {
-  /** 0-based, consecutive within one encodeParquetFiles() call. */
-  part: number
-  bytes: Uint8Array
-  rows: number
-  /** Smallest and largest value of the block column in this file (inclusive). */
-  minBlock: bigint
-  maxBlock: bigint
-}
+export type { EncodedFile, FilePiece } from "./pieces.ts"
 
 /** Options of encodeParquetFiles(). */
 export interface EncodeOptions {
@@ -61,13 +54,27 @@ const PAGE_SIZE = 1 << 20
 /**
  * Encodes batches into Parquet files, splitting exactly every chunkSize rows. `done` gets each
  * batch once all its rows are written and nothing written refers to its buffers any more (the
- * caller may reuse them then).
+ * caller may reuse them then). Each file is held whole: see encodeParquetPieces() for the bytes of
+ * a file as they are made.
  */
-export async function* encodeParquetFiles(
+export function encodeParquetFiles(
   batches: AsyncIterable<ColumnBatch>,
   opts: EncodeOptions,
   done: (batch: ColumnBatch) => void = () => {},
 ): AsyncGenerator<EncodedFile> {
+  return joinPieces(encodeParquetPieces(batches, opts, done))
+}
+
+/**
+ * The files of encodeParquetFiles(), byte for byte, as they are made: the first piece of a file is
+ * its magic and first row group, then one piece per row group, then the footer (the piece with
+ * `end`). Memory is a row group's rows and bytes, whatever the rows per file.
+ */
+export async function* encodeParquetPieces(
+  batches: AsyncIterable<ColumnBatch>,
+  opts: EncodeOptions,
+  done: (batch: ColumnBatch) => void = () => {},
+): AsyncGenerator<FilePiece> {
   const { columns, chunkSize, rowGroupSize } = opts
   for (const [name, value] of [["chunkSize", chunkSize], ["rowGroupSize", rowGroupSize]] as const) {
     if (!Number.isSafeInteger(value) || value < 1) {
@@ -95,11 +102,11 @@ export async function* encodeParquetFiles(
       const take = Math.min(batch.rows - offset, file.roomInGroup())
       file.add(batch, offset, offset + take)
       offset += take
-      if (file.roomInGroup() === 0) file.writeGroup()
+      if (file.roomInGroup() === 0) yield file.writeGroup()
       if (file.rows === chunkSize) yield file.finish()
     }
   }
-  if (file.groupRows > 0) file.writeGroup()
+  if (file.groupRows > 0) yield file.writeGroup()
   if (file.rows > 0) yield file.finish()
 }
 
@@ -132,11 +139,14 @@ class FileEncoder {
   readonly #paths: string[][]
   readonly #pageVersion: 1 | 2
   #part = 0
+  /** Bytes of a piece, about: the next file's sink starts at the last one's. */
   #sizeHint = 1 << 20
-  #writer: BlockWriter | undefined
+  #writer: PieceWriter | undefined
   #parquet: ParquetWriter | undefined
   #plain: boolean[] = []
   #segments: Segment[] = []
+  /** Gathers a row group's column from the batches its rows came in. */
+  readonly #gather = new Gatherer()
   /** Rows already written as row groups of the current file. */
   rows = 0
   /** Rows waiting in #segments for the next row group. */
@@ -180,11 +190,10 @@ class FileEncoder {
     this.groupRows += end - start
   }
 
-  /** Writes the pending rows as one row group. */
-  writeGroup(): void {
-    if (this.groupRows === 0) return
+  /** Writes the pending rows as one row group and returns its bytes (after the magic, for a file's first). */
+  writeGroup(): FilePiece {
     if (this.#parquet === undefined) {
-      this.#writer = new BlockWriter(this.#sizeHint)
+      this.#writer = new PieceWriter(this.#sizeHint)
       this.#parquet = new ParquetWriter({
         writer: this.#writer,
         schema: this.#schema,
@@ -202,7 +211,7 @@ class FileEncoder {
     let totalByteSize = 0n
     this.#opts.columns.forEach((_, j) => {
       const t = this.#leaves[j]!
-      const values = concatColumn(this.#segments, j, this.groupRows)
+      const values = this.#gather.column(this.#segments, j, this.groupRows)
       const leaf = values instanceof PackedList ? values.leaf : toLeaf(t, values)
       const result = writeColumnChunk(writer, t, leaf, {
         path: this.#paths[j]!,
@@ -226,35 +235,29 @@ class FileEncoder {
     })
     this.rows += this.groupRows
     this.groupRows = 0
-    if (this.rows < this.#opts.chunkSize) {
-      // the whole file in one buffer, sized from the rows so far (see BlockWriter.reserve())
-      writer.reserve(Math.ceil(writer.offset / this.rows * this.#opts.chunkSize * 1.1) + (1 << 16))
-    }
     const written = this.#segments
     this.#segments = []
     // byte statistics are copies and pages are copied into the file: the batches may go
     for (const { batch, end } of written) if (end === batch.rows) this.#done(batch)
+    return { part: this.#part, bytes: writer.take() }
   }
 
-  /** Closes the current file and returns it; the next rows start part + 1. */
-  finish(): EncodedFile {
+  /** Closes the current file and returns its footer; the next rows start part + 1. */
+  finish(): FilePiece {
     const parquet = this.#parquet
     const writer = this.#writer
     if (parquet === undefined || writer === undefined) throw new Error("finish() without rows")
     void parquet.finish()
-    const bytes = writer.getBytes()
-    this.#sizeHint = Math.max(1 << 16, Math.ceil(bytes.length * 1.1))
-    const file: EncodedFile = {
+    const piece: FilePiece = {
       part: this.#part++,
-      bytes,
-      rows: this.rows,
-      minBlock: this.#minBlock,
-      maxBlock: this.#maxBlock,
+      bytes: writer.take(true),
+      end: { rows: this.rows, minBlock: this.#minBlock, maxBlock: this.#maxBlock },
     }
+    this.#sizeHint = writer.hint
     this.#parquet = undefined
     this.#writer = undefined
     this.rows = 0
-    return file
+    return piece
   }
 }
 

@@ -2,9 +2,11 @@
  * encodeParquetFiles() on a worker thread, so that decoding the COPY stream (this thread) and
  * encoding + snappy (the worker) use both cores. Batches cross by transfer, not copy: their typed
  * arrays and ByteColumn buffers are moved, so a batch costs a few pointers, not a clone of its
- * values. Files come back the same way, in order. Flow control keeps memory bounded: at most a row
- * group's worth of rows waits in the worker while it encodes another, and no batch is sent while a
- * finished file waits for the caller, so a slow upload pauses the COPY through its socket.
+ * values. Files come back the same way, in order, row group by row group (encodeParquetPieces()), so
+ * a file is never held whole. Flow control keeps memory bounded: a batch is pulled from the source
+ * (decoded) only while less than a row group's rows wait in the worker beside the row group it
+ * encodes (what keeps both cores busy), and none while MAX_WAITING pieces wait for the caller: a
+ * slow store pauses the COPY through its socket.
  *
  * The worker is src/parquet/encode-worker.ts, a web Worker: Bun and Deno both have them, and
  * Deno 2.9's node:worker_threads took ~4 s per 30 MB message, transferred or not (its web Worker:
@@ -15,8 +17,9 @@
  */
 import { CompactError, type ErrorCode } from "../errors.ts"
 import { ByteColumn, type ColumnBatch, type ColumnValues } from "../pg/batch.ts"
-import { type EncodedFile, type EncodeOptions, encodeParquetFiles } from "./encode.ts"
+import { type EncodedFile, type EncodeOptions, encodeParquetPieces, type FilePiece } from "./encode.ts"
 import { PackedList, packLists, revivePacked } from "./packed.ts"
+import { joinPieces } from "./pieces.ts"
 
 /** Callbacks of encodeParquetFilesThreaded(). */
 export interface ThreadedOptions {
@@ -36,7 +39,7 @@ export type FromWorker =
   | { ready: true }
   | { ack: true }
   | { recycle: ArrayBuffer[] }
-  | { file: EncodedFile }
+  | { piece: FilePiece }
   | { done: true }
   | { error: { code: ErrorCode | undefined; message: string } }
 
@@ -81,27 +84,41 @@ async function startWorker(opts: EncodeOptions): Promise<Worker | string> {
   return worker
 }
 
+/** Pieces that may wait for the caller before no more batches go to the worker. */
+const MAX_WAITING = 2
+
 /**
- * Same files as encodeParquetFiles(batches, opts), encoded on a worker thread. The batches'
- * buffers are transferred to it: they must not be shared between batches, and the caller must not
- * use a batch after handing it over (decodeCopyBinary()'s batches qualify).
+ * Same files as encodeParquetFiles(batches, opts), encoded on a worker thread, each in one buffer.
+ * The batches' buffers are transferred to it: they must not be shared between batches, and the
+ * caller must not use a batch after handing it over (decodeCopyBinary()'s batches qualify).
  */
-export async function* encodeParquetFilesThreaded(
+export function encodeParquetFilesThreaded(
+  batches: AsyncIterable<ColumnBatch>,
+  opts: EncodeOptions,
+  options: ThreadedOptions = {},
+): AsyncGenerator<EncodedFile> {
+  return joinPieces(encodeParquetPiecesThreaded(batches, opts, options))
+}
+
+/**
+ * Same pieces as encodeParquetPieces(batches, opts), encoded on a worker thread (see
+ * encodeParquetFilesThreaded() for the batches' buffers).
+ */
+export async function* encodeParquetPiecesThreaded(
   batches: AsyncIterable<ColumnBatch>,
   opts: EncodeOptions,
   { onFallback, recycle }: ThreadedOptions = {},
-): AsyncGenerator<EncodedFile> {
+): AsyncGenerator<FilePiece> {
   const worker = await startWorker(opts)
   if (typeof worker === "string") {
     onFallback?.(`Cannot start the Parquet encoder thread (${worker}); encoding on the main thread`)
-    yield* encodeParquetFiles(batches, opts, (batch) => recycle?.(transferList(batch)))
+    yield* encodeParquetPieces(batches, opts, (batch) => recycle?.(transferList(batch)))
     return
   }
-  const files: EncodedFile[] = []
+  const pieces: FilePiece[] = []
   let failure: { error: unknown } | undefined
   let done = false
   let stop = false
-  let held = false
   const queued: number[] = [] // rows of each batch sent and not yet taken by the encoder, oldest first
   let queuedRows = 0
   let waiters: (() => void)[] = []
@@ -120,7 +137,7 @@ export async function* encodeParquetFilesThreaded(
     const m = event.data
     if ("recycle" in m) recycle?.(m.recycle)
     else if ("ack" in m) queuedRows -= queued.shift()!
-    else if ("file" in m) files.push(m.file)
+    else if ("piece" in m) pieces.push(m.piece)
     else if ("done" in m) done = true
     else if ("error" in m) {
       fail(m.error.code ? new CompactError(m.error.code, m.error.message) : new Error(m.error.message))
@@ -133,31 +150,37 @@ export async function* encodeParquetFilesThreaded(
   }
 
   const feed = (async () => {
-    for await (const batch of batches) {
-      while (!stop && !failure && (queuedRows >= opts.rowGroupSize || files.length > 0 || held)) {
-        await changed()
+    const source = batches[Symbol.asyncIterator]()
+    try {
+      for (;;) {
+        // wait before pulling, not after: a pulled batch is more rows decoded and held
+        while (!stop && !failure && (queuedRows >= opts.rowGroupSize || pieces.length >= MAX_WAITING)) {
+          await changed()
+        }
+        if (stop || failure) return
+        const next = await source.next()
+        if (next.done) break
+        if (stop || failure) return
+        const batch = next.value
+        queued.push(batch.rows)
+        queuedRows += batch.rows
+        const packed = packLists(batch, opts.columns)
+        worker.postMessage({ batch: packed } satisfies ToWorker, transferList(packed))
       }
-      if (stop || failure) break
-      queued.push(batch.rows)
-      queuedRows += batch.rows
-      const packed = packLists(batch, opts.columns)
-      worker.postMessage({ batch: packed } satisfies ToWorker, transferList(packed))
+      worker.postMessage({ end: true } satisfies ToWorker)
+    } finally {
+      await source.return?.() // ends the batches' iteration early, which drains and closes the COPY
     }
-    if (!stop && !failure) worker.postMessage({ end: true } satisfies ToWorker)
   })().catch(fail)
 
+  let released = 0 // bytes of pieces the caller is done with, since the last collection
   try {
     for (;;) {
-      const file = files.shift()
-      if (file) {
-        // No batch goes out while the caller holds this file: it may still be busy with the one
-        // before (an upload), and a third file would be built meanwhile. Its next call means the
-        // earlier file is done; encoding then overlaps with this file's upload.
-        held = true
-        yield file
-        held = false
-        releaseFile(file.bytes.length)
+      const piece = pieces.shift()
+      if (piece) {
         notify() // room for the next batch
+        yield piece
+        released = collect(released + piece.bytes.length)
       } else if (failure) {
         throw failure.error
       } else if (done) {
@@ -174,15 +197,20 @@ export async function* encodeParquetFilesThreaded(
   }
 }
 
+/** Bytes of released pieces that trigger a collection under Bun. */
+const COLLECT_EVERY = 32 << 20
+
 /**
- * Under Bun, collects garbage once the caller is done with a big file (it asked for the next one):
- * the file's buffer came from the worker by transfer, which JavaScriptCore's collector does not
- * count as this thread's allocation, so released files piled up (peak RSS grew with the files made).
- * One collection per file of 16 MiB or more costs a few milliseconds.
+ * Under Bun, collects garbage once the caller is done with 32 MiB of pieces; returns the bytes
+ * released since: pieces come from the worker by transfer, which JavaScriptCore's collector does
+ * not count as this thread's allocation, so released pieces piled up (peak RSS grew with the bytes
+ * made). One collection costs a few milliseconds.
  */
-function releaseFile(bytes: number): void {
+function collect(released: number): number {
   const bun = (globalThis as unknown as { Bun?: { gc(sync: boolean): void } }).Bun
-  if (bun && bytes >= 16 << 20) bun.gc(true)
+  if (!bun || released < COLLECT_EVERY) return released
+  bun.gc(true)
+  return 0
 }
 
 /** The ArrayBuffers behind a batch's typed arrays and ByteColumns, each once. */

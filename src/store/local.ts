@@ -6,13 +6,15 @@
  * survives a power loss: the manifest commit and the hot delete that follow it rely on that.
  */
 import { randomBytes } from "node:crypto"
-import { link, mkdir, open, readdir, rename, rm, stat, unlink } from "node:fs/promises"
+import { mkdir, open, readdir, rm, stat, unlink } from "node:fs/promises"
 import { dirname, join, relative, resolve, sep } from "node:path"
 import { CompactError } from "../errors.ts"
+import { LocalWriter, publish, syncFolder } from "./local-writer.ts"
 import {
   ConditionFailed,
   type ObjectInfo,
   type ObjectStore,
+  type ObjectWriter,
   type PutOptions,
   type StoredObject,
 } from "./store.ts"
@@ -40,24 +42,14 @@ const UNUSABLE: Record<string, string> = {
   ENAMETOOLONG: "a path is too long",
 }
 
-/** Flushes a folder's entries (new, renamed or removed names) to disk. */
-async function syncFolder(path: string): Promise<void> {
-  const handle = await open(path, "r")
-  try {
-    await handle.sync()
-  } catch (error) {
-    if (codeOf(error) !== "EINVAL") throw error // file systems that cannot sync a folder say EINVAL
-  } finally {
-    await handle.close()
-  }
-}
-
 /**
  * An {@link ObjectStore} over a folder. ETags come from the file's inode, size and mtime, so a HEAD
  * need not read the file; every put renames a new file into place, which changes them.
  */
 export class LocalStore implements ObjectStore {
   readonly description: string
+  /** Streaming into the temporary file costs what one put costs, without holding the file. */
+  readonly streamAbove = 0
   readonly #root: string
 
   constructor(root: string) {
@@ -132,9 +124,14 @@ export class LocalStore implements ObjectStore {
     }
   }
 
+  /** A new temporary file's path for an object whose key starts with `near`. */
+  #temp(near: string): string {
+    return join(this.#root, TEMP_FOLDER, `${near}~${process.pid}-${randomBytes(6).toString("hex")}.tmp`)
+  }
+
   async put(key: string, body: Uint8Array, options: PutOptions = {}): Promise<{ etag: string }> {
     const path = this.#path(key)
-    const temp = join(this.#root, TEMP_FOLDER, `${key}~${process.pid}-${randomBytes(6).toString("hex")}.tmp`)
+    const temp = this.#temp(key)
     try {
       await mkdir(dirname(temp), { recursive: true })
       const file = await open(temp, "wx")
@@ -144,33 +141,26 @@ export class LocalStore implements ObjectStore {
       } finally {
         await file.close()
       }
-      const created = await mkdir(dirname(path), { recursive: true })
-      if (created !== undefined) {
-        // new folders are names in their parents: flush each, up to the one that existed before
-        for (let dir = dirname(path); dir.length >= created.length; dir = dirname(dir)) await syncFolder(dir)
-        await syncFolder(dirname(created))
+      const ifMatch = options.ifMatch === undefined ? undefined : async () => {
+        const current = await this.head(key)
+        if (current?.etag !== options.ifMatch) throw new ConditionFailed(`"${key}" changed`)
       }
-      if (options.ifNoneMatch === "*") {
-        // link() fails if the target exists: an atomic create-only
-        await link(temp, path).catch((error) => {
-          if (codeOf(error) === "EEXIST") throw new ConditionFailed(`"${key}" exists`)
-          throw error
-        })
-      } else {
-        if (options.ifMatch !== undefined) {
-          // not atomic across processes; callers also hold the commit lock in Postgres
-          const current = await this.head(key)
-          if (current?.etag !== options.ifMatch) throw new ConditionFailed(`"${key}" changed`)
-        }
-        await rename(temp, path)
-      }
-      await syncFolder(dirname(path))
+      await publish(temp, path, key, options.ifNoneMatch === "*", ifMatch)
       return { etag: etagOf(await stat(path, { bigint: true })) }
     } catch (error) {
       throw this.#fail(error, `write "${key}"`)
     } finally {
       await unlink(temp).catch(() => undefined) // gone after a rename; the link's other name otherwise
     }
+  }
+
+  create(near: string): ObjectWriter {
+    this.#path(near) // refuses a key outside the folder before anything is written
+    return new LocalWriter(
+      this.#temp(near),
+      (key) => this.#path(key),
+      (error, action) => this.#fail(error, action),
+    )
   }
 
   async delete(key: string): Promise<void> {

@@ -22,7 +22,15 @@ import { BodyFault, readBody } from "./body.ts"
 import { IDLE_TIMEOUT_MS, s3Client, type S3Options } from "./s3-client.ts"
 import { httpStatus, isNoSuchKey, s3Failure } from "./s3-errors.ts"
 import { abortUploads, md5Base64, putMultipart } from "./s3-multipart.ts"
-import { bareEtag, ConditionFailed, type ObjectInfo, type ObjectStore, type PutOptions } from "./store.ts"
+import { S3Writer } from "./s3-stream.ts"
+import {
+  bareEtag,
+  ConditionFailed,
+  type ObjectInfo,
+  type ObjectStore,
+  type ObjectWriter,
+  type PutOptions,
+} from "./store.ts"
 
 export type { S3Options } from "./s3-client.ts"
 
@@ -40,11 +48,17 @@ export class S3Store implements ObjectStore {
   readonly #idleTimeout: number
   readonly #bodyAttempts: number
   #checked: Promise<void> | undefined
+  /**
+   * A part: a file held until then goes in one PUT; a bigger one streams, which costs a copy on the
+   * server but holds a part, not up to the multipart threshold (64 MiB), of each file in memory.
+   */
+  readonly streamAbove: number
 
   constructor(options: S3Options) {
     this.#bucket = options.bucket
     this.#threshold = options.multipartThreshold ?? 64 * MIB
     this.#partSize = options.partSize ?? Math.min(16 * MIB, this.#threshold)
+    this.streamAbove = this.#partSize
     this.#partConcurrency = options.partConcurrency ?? 4
     this.#idleTimeout = options.idleTimeout ?? IDLE_TIMEOUT_MS
     this.#bodyAttempts = options.bodyAttempts ?? 4
@@ -199,6 +213,16 @@ export class S3Store implements ObjectStore {
       key,
     )
     return { etag: bareEtag(out.ETag ?? "") }
+  }
+
+  create(near: string): ObjectWriter {
+    return new S3Writer(this.#send, {
+      bucket: this.#bucket,
+      near,
+      contentType: "application/octet-stream",
+      partSize: this.#partSize,
+      concurrency: this.#partConcurrency,
+    })
   }
 
   async delete(key: string): Promise<void> {

@@ -32,6 +32,25 @@ export class ConditionFailed extends Error {
   override readonly name = "ConditionFailed"
 }
 
+/**
+ * An object written piece by piece whose key is known only after its last piece (a file named by
+ * its sha256): see {@link ObjectStore.create}. Nothing is visible under any key a reader lists as
+ * data until finish(); a writer abandoned by a crash leaves only what abortIncompleteUploads() and
+ * the partition's cleanup of unnamed objects remove.
+ */
+export interface ObjectWriter {
+  /** Appends bytes; resolves once the writer can take more, so a slow store slows the caller. */
+  write(bytes: Uint8Array): Promise<void>
+  /**
+   * Makes the bytes written so far the object `key`, durably and verified by the server, like an
+   * unconditional put(key, bytes) (radosgw ignores If-None-Match on a server-side copy, so no
+   * condition is offered). Call it once, after the last write; call abort() when it fails.
+   */
+  finish(key: string): Promise<void>
+  /** Removes what the writer made before finish() completed; never throws, may be called twice. */
+  abort(): Promise<void>
+}
+
 /** A key-value object store with conditional puts. Keys never start with "/". */
 export interface ObjectStore {
   /** Where the store points, for messages: never contains credentials. */
@@ -42,6 +61,19 @@ export interface ObjectStore {
   head(key: string): Promise<ObjectInfo | undefined>
   /** Writes the whole body, verified by the server (Content-MD5 on S3). */
   put(key: string, body: Uint8Array, options?: PutOptions): Promise<{ etag: string }>
+  /**
+   * Bytes of a file above which a writer streams it with create() rather than holding it for one
+   * put() (default 64 MiB): 0 where streaming costs nothing more (a folder); on S3 a part (16 MiB),
+   * since a streamed object also costs a copy on the server.
+   */
+  readonly streamAbove?: number
+  /**
+   * Starts an object written piece by piece (a store without it gets whole objects by put()). Until finish() its bytes live in temporary state whose
+   * key starts with `near` (a key prefix, e.g. a partition's file prefix and part number): what a
+   * killed writer leaves is removed by abortIncompleteUploads(p) or shows in list(p) under any
+   * prefix `p` of `near`, and never ends in `.parquet`.
+   */
+  create?(near: string): ObjectWriter
   delete(key: string): Promise<void>
   /** Every key under a prefix, in lexicographic order; never a temporary or incomplete object. */
   list(prefix: string): Promise<string[]>
