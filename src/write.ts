@@ -92,12 +92,12 @@ export async function writeFiles(
     }
     files.push(entry)
     const upload = async () => {
-      if ((await deps.store.head(name))?.size === entry.bytes) {
+      uploaded.add(name) // before the put: a put that fails midway may still leave the object
+      if (await deps.store.putIfAbsent(name, file.bytes, sha256) === "exists") {
+        uploaded.delete(name)
         reused.add(name)
         return
       }
-      uploaded.add(name) // before the put: a put that fails midway may still leave the object
-      await deps.store.put(name, file.bytes)
       await deps.checkpoint?.("uploaded-file")
     }
     // one upload in flight while the next file encodes

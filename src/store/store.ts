@@ -42,6 +42,13 @@ export interface ObjectStore {
   head(key: string): Promise<ObjectInfo | undefined>
   /** Writes the whole body, verified by the server (Content-MD5 on S3). */
   put(key: string, body: Uint8Array, options?: PutOptions): Promise<{ etag: string }>
+  /**
+   * Writes a content-addressed object unless one of the body's size is already there: "exists"
+   * when it was (the name holds a hash of the bytes, so it holds these bytes), "created" when this
+   * call wrote it (also over an object of another size: a damaged copy). `sha256` is the body's
+   * (lowercase hex); S3 sends it as the payload hash the server verifies.
+   */
+  putIfAbsent(key: string, body: Uint8Array, sha256: string): Promise<"created" | "exists">
   delete(key: string): Promise<void>
   /** Every key under a prefix, in lexicographic order; never a temporary or incomplete object. */
   list(prefix: string): Promise<string[]>
