@@ -1,7 +1,8 @@
 /**
  * The AWS SDK client behind S3Store, with every wait bounded: a connection timeout, a timeout to the
  * response headers and an idle timeout that also covers a streaming body. Retries are the SDK's
- * standard mode (throttling, 5xx, resets and timeouts, with exponential backoff).
+ * standard mode (throttling, 5xx, resets and timeouts, with exponential backoff). Also the bucket
+ * check S3Store makes first, and the known payload hash a content-addressed PUT hands to SigV4.
  */
 import { ListObjectsV2Command, type PutObjectCommand, S3Client } from "@aws-sdk/client-s3"
 import { NodeHttpHandler } from "@smithy/node-http-handler"
