@@ -15,7 +15,7 @@ import {
 } from "./core/manifest.ts"
 import { manifestKey } from "./core/naming.ts"
 import { advisoryLock, type Sql } from "./pg/hot.ts"
-import { ConditionFailed, type ObjectStore } from "./store/store.ts"
+import { ConditionFailed, type ObjectInfo, type ObjectStore } from "./store/store.ts"
 import { readManifest } from "./manifest-io.ts"
 import type { Logger } from "./log.ts"
 import { VERSION } from "./version.ts"
@@ -127,20 +127,27 @@ export async function verifyPartition(
       const sha = bytes && createHash("sha256").update(bytes).digest("hex")
       if (sha !== file.sha256) throw fail(`"${file.key}" does not have the recorded sha256`)
     }
-    const metadata = await parquetMetadataAsync(await objectBuffer(store, file.key)).catch((cause) => {
-      // a read that failed is worth retrying; only bytes that are not a footer are an integrity problem
-      if (cause instanceof CompactError) throw cause
-      throw fail(`"${file.key}" has no readable Parquet footer (${(cause as Error).message})`)
-    })
+    // a footer is a few KiB: 64 KiB of the file's end, not hyparquet's default 512 (it reads more if needed)
+    const footer = { initialFetchSize: 64 * 1024 }
+    const metadata = await parquetMetadataAsync(await objectBuffer(store, file.key, info), footer).catch(
+      (cause) => {
+        // a read that failed is worth retrying; only bytes that are not a footer are an integrity problem
+        if (cause instanceof CompactError) throw cause
+        throw fail(`"${file.key}" has no readable Parquet footer (${(cause as Error).message})`)
+      },
+    )
     if (metadata.num_rows !== BigInt(file.rows)) {
       throw fail(`"${file.key}" holds ${metadata.num_rows} rows by its footer, not ${file.rows}`)
     }
   }
 }
 
-/** A hyparquet AsyncBuffer over an object, fetching only the byte ranges asked for. */
-export async function objectBuffer(store: ObjectStore, key: string) {
-  const info = await store.head(key)
+/**
+ * A hyparquet AsyncBuffer over an object, fetching only the byte ranges asked for; `known` is the
+ * object's HEAD when the caller has just made it.
+ */
+export async function objectBuffer(store: ObjectStore, key: string, known?: ObjectInfo) {
+  const info = known ?? await store.head(key)
   if (!info) {
     throw new CompactError("INTEGRITY", `Cannot read "${key}": the manifest names it but it is missing`)
   }

@@ -112,14 +112,23 @@ export async function writeFiles(
   const publish = async (file: Arriving, entry: ManifestFile) => {
     const name = entry.key
     try {
-      if ((await store.head(name))?.size === entry.bytes) {
-        reused.add(name)
-        await file.writer?.abort()
-        return
+      if (file.writer) {
+        if ((await store.head(name))?.size === entry.bytes) {
+          reused.add(name)
+          await file.writer.abort()
+          return
+        }
+        uploaded.add(name) // before the copy: one that fails midway may still leave the object
+        await file.writer.finish(name)
+      } else {
+        uploaded.add(name) // before the put: a put that fails midway may still leave the object
+        // one conditional put, verified by the server against the file's sha256
+        if (await store.putIfAbsent(name, concatBytes(file.held), entry.sha256) === "exists") {
+          uploaded.delete(name)
+          reused.add(name)
+          return
+        }
       }
-      uploaded.add(name) // before the put: a put that fails midway may still leave the object
-      if (file.writer) await file.writer.finish(name)
-      else await store.put(name, concatBytes(file.held))
     } catch (error) {
       await file.writer?.abort()
       throw error

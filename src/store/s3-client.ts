@@ -1,10 +1,12 @@
 /**
  * The AWS SDK client behind S3Store, with every wait bounded: a connection timeout, a timeout to the
  * response headers and an idle timeout that also covers a streaming body. Retries are the SDK's
- * standard mode (throttling, 5xx, resets and timeouts, with exponential backoff).
+ * standard mode (throttling, 5xx, resets and timeouts, with exponential backoff). Also the bucket
+ * check S3Store makes first, and the known payload hash a content-addressed PUT hands to SigV4.
  */
-import { S3Client } from "@aws-sdk/client-s3"
+import { ListObjectsV2Command, type PutObjectCommand, S3Client } from "@aws-sdk/client-s3"
 import { NodeHttpHandler } from "@smithy/node-http-handler"
+import { httpStatus, s3Failure } from "./s3-errors.ts"
 
 /** How to reach the bucket; anything left out comes from the SDK's defaults and environment. */
 export interface S3Options {
@@ -53,4 +55,43 @@ export function s3Client(options: S3Options): S3Client {
     requestChecksumCalculation: "WHEN_REQUIRED",
     responseChecksumValidation: "WHEN_REQUIRED",
   })
+}
+
+/**
+ * Hands a body's known sha256 (lowercase hex) to SigV4 as `x-amz-content-sha256`. The signer then
+ * signs it instead of hashing the body once more, and the server refuses the PUT (400
+ * XAmzContentSHA256Mismatch, nothing stored) unless the bytes it received hash to it: the write is
+ * verified end to end against the hash the object is named by, with no Content-MD5 to compute.
+ */
+export function presetPayloadHash(command: PutObjectCommand, sha256: string): PutObjectCommand {
+  if (!/^[0-9a-f]{64}$/.test(sha256)) {
+    throw new Error(`Cannot send "${sha256}" as a sha256: not 64 hex digits`)
+  }
+  command.middlewareStack.add((next) => (args) => {
+    const headers = (args.request as { headers?: Record<string, string> }).headers
+    if (headers) headers["x-amz-content-sha256"] = sha256
+    return next(args)
+  }, { step: "build", name: "presetPayloadHash" })
+  return command
+}
+
+/**
+ * Lists one key: unlike a HEAD (no body), a LIST error names its cause, so a missing bucket, a
+ * wrong key and missing credentials are told apart before anything else runs. It lists under the
+ * folder of the first key used (`scope`), so a policy that grants s3:ListBucket only under the
+ * destination's prefix allows it.
+ */
+export async function checkBucket(
+  client: S3Client,
+  bucket: string,
+  where: string,
+  scope: string,
+): Promise<void> {
+  const Prefix = scope.slice(0, scope.lastIndexOf("/") + 1)
+  try {
+    await client.send(new ListObjectsV2Command({ Bucket: bucket, MaxKeys: 1, ...(Prefix ? { Prefix } : {}) }))
+  } catch (error) {
+    if (httpStatus(error) === 404) Object.assign(error as Error, { name: "NoSuchBucket" })
+    throw s3Failure(error, "list objects", bucket, where)
+  }
 }

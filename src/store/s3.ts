@@ -1,8 +1,9 @@
 /**
  * S3 as an object store: with s3-client.ts and s3-multipart.ts, the only code that imports the AWS SDK. Credentials
  * come from the SDK's default chain (environment, profiles, ECS task role, instance metadata); they
- * are never printed. Every write carries Content-MD5, which the server verifies; large bodies go
- * multipart, several parts at once. The SDK retries throttling, 5xx answers, resets and timeouts
+ * are never printed. The server verifies every write: a content-addressed file by its sha256, sent
+ * as the signed payload hash (see presetPayloadHash), anything else and every part of a large
+ * body (multipart, several parts at once) by Content-MD5. The SDK retries throttling, 5xx answers, resets and timeouts
  * with exponential backoff (`maxAttempts`, standard mode); every request has a connection, response
  * and idle timeout, so a stalled server cannot hang a run; a GET body that breaks off (reset,
  * stalled, shorter than its Content-Length) is read again a bounded number of times, then fails
@@ -19,7 +20,7 @@ import {
 import { CompactError } from "../errors.ts"
 import { sleep } from "../deadline.ts"
 import { BodyFault, readBody } from "./body.ts"
-import { IDLE_TIMEOUT_MS, s3Client, type S3Options } from "./s3-client.ts"
+import { checkBucket, IDLE_TIMEOUT_MS, presetPayloadHash, s3Client, type S3Options } from "./s3-client.ts"
 import { httpStatus, isNoSuchKey, s3Failure } from "./s3-errors.ts"
 import { abortUploads, md5Base64, putMultipart } from "./s3-multipart.ts"
 import { S3Writer } from "./s3-stream.ts"
@@ -89,27 +90,12 @@ export class S3Store implements ObjectStore {
     }
   }
 
-  /**
-   * Lists one key, once per store: unlike a HEAD (no body), a LIST error names its cause, so a
-   * missing bucket, a wrong key and missing credentials are told apart before anything else runs.
-   * It lists under the folder of the first key used (`scope`), so a policy that grants
-   * s3:ListBucket only under the destination's prefix allows it.
-   */
+  /** The bucket check of {@link checkBucket}, once per store (again after a failure). */
   #check(scope: string): Promise<void> {
-    const Prefix = scope.slice(0, scope.lastIndexOf("/") + 1)
-    const probe = new ListObjectsV2Command({
-      Bucket: this.#bucket,
-      MaxKeys: 1,
-      ...(Prefix ? { Prefix } : {}),
+    this.#checked ??= checkBucket(this.#client, this.#bucket, this.#where, scope).catch((error) => {
+      this.#checked = undefined
+      throw error
     })
-    this.#checked ??= this.#client.send(probe).then(
-      () => undefined,
-      (error) => {
-        this.#checked = undefined
-        if (httpStatus(error) === 404) Object.assign(error as Error, { name: "NoSuchBucket" })
-        throw s3Failure(error, "list objects", this.#bucket, this.#where)
-      },
-    )
     return this.#checked
   }
 
@@ -177,7 +163,6 @@ export class S3Store implements ObjectStore {
   }
 
   async put(key: string, body: Uint8Array, options: PutOptions = {}): Promise<{ etag: string }> {
-    const contentType = options.contentType ?? "application/octet-stream"
     if (body.length > this.#threshold) {
       if (options.ifMatch !== undefined || options.ifNoneMatch) {
         throw new Error(
@@ -188,30 +173,53 @@ export class S3Store implements ObjectStore {
         bucket: this.#bucket,
         key,
         body,
-        contentType,
+        contentType: options.contentType ?? "application/octet-stream",
         partSize: this.#partSize,
         concurrency: this.#partConcurrency,
       })
       // radosgw returns an empty ETag from CompleteMultipartUpload; HEAD has it
       return { etag: (await this.head(key))?.etag ?? "" }
     }
+    return await this.#putOne(key, body, options, undefined)
+  }
+
+  /**
+   * One conditional PUT (If-None-Match: *), and a HEAD only when it answers 412 or 409. A store
+   * that ignores the condition overwrites the object with these same bytes: the server checked
+   * them against `sha256`, whose first 16 digits the caller's name holds.
+   */
+  async putIfAbsent(key: string, body: Uint8Array, sha256: string): Promise<"created" | "exists"> {
+    const single = body.length <= this.#threshold // a multipart upload cannot be conditional
+    if (single) {
+      try {
+        await this.#putOne(key, body, { ifNoneMatch: "*" }, sha256)
+        return "created"
+      } catch (error) {
+        if (!(error instanceof ConditionFailed)) throw error
+      }
+    }
+    if ((await this.head(key))?.size === body.length) return "exists"
+    // missing (multipart, or a concurrent write that failed) or of another size (damaged)
+    await (single ? this.#putOne(key, body, {}, sha256) : this.put(key, body))
+    return "created"
+  }
+
+  /** A single PUT, verified by the server: by `sha256` (hex) when given, else by Content-MD5. */
+  async #putOne(key: string, body: Uint8Array, options: PutOptions, sha256: string | undefined) {
     const input = {
       Bucket: this.#bucket,
       Key: key,
       Body: body,
-      ContentMD5: md5Base64(body),
-      ContentType: contentType,
+      ...(sha256 ? {} : { ContentMD5: md5Base64(body) }),
+      ContentType: options.contentType ?? "application/octet-stream",
       // radosgw rejects a quoted If-Match ETag with a false 412; AWS accepts both forms
       ...(options.ifMatch !== undefined ? { IfMatch: bareEtag(options.ifMatch) } : {}),
       ...(options.ifNoneMatch ? { IfNoneMatch: options.ifNoneMatch } : {}),
     }
+    const command = new PutObjectCommand(input)
+    if (sha256) presetPayloadHash(command, sha256)
     const conditional = options.ifMatch !== undefined || options.ifNoneMatch !== undefined
-    const out = await this.#send(
-      `write "${key}"`,
-      (c) => c.send(new PutObjectCommand(input)),
-      conditional,
-      key,
-    )
+    const out = await this.#send(`write "${key}"`, (c) => c.send(command), conditional, key)
     return { etag: bareEtag(out.ETag ?? "") }
   }
 

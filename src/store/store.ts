@@ -68,12 +68,20 @@ export interface ObjectStore {
    */
   readonly streamAbove?: number
   /**
-   * Starts an object written piece by piece (a store without it gets whole objects by put()). Until finish() its bytes live in temporary state whose
+   * Starts an object written piece by piece (a store without it gets whole objects by put()). Until
+   * finish() its bytes live in temporary state whose
    * key starts with `near` (a key prefix, e.g. a partition's file prefix and part number): what a
    * killed writer leaves is removed by abortIncompleteUploads(p) or shows in list(p) under any
    * prefix `p` of `near`, and never ends in `.parquet`.
    */
   create?(near: string): ObjectWriter
+  /**
+   * Writes a content-addressed object unless one of the body's size is already there: "exists"
+   * when it was (the name holds a hash of the bytes, so it holds these bytes), "created" when this
+   * call wrote it (also over an object of another size: a damaged copy). `sha256` is the body's
+   * (lowercase hex); S3 sends it as the payload hash the server verifies.
+   */
+  putIfAbsent(key: string, body: Uint8Array, sha256: string): Promise<"created" | "exists">
   delete(key: string): Promise<void>
   /** Every key under a prefix, in lexicographic order; never a temporary or incomplete object. */
   list(prefix: string): Promise<string[]>

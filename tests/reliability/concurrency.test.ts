@@ -52,6 +52,8 @@ function unconditional(store: ObjectStore): ObjectStore {
     getRange: (k, s, e) => store.getRange(k, s, e),
     head: (k) => store.head(k),
     put: (k, b, o) => store.put(k, b, o?.contentType ? { contentType: o.contentType } : {}),
+    // If-None-Match ignored too: every file is written again over what is there
+    putIfAbsent: async (k, b) => (await store.put(k, b), "created"),
     delete: (k) => store.delete(k),
     list: (p) => store.list(p),
     abortIncompleteUploads: (p) => store.abortIncompleteUploads(p),

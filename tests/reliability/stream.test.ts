@@ -70,6 +70,7 @@ function wholeFiles(store: ObjectStore): ObjectStore {
     getRange: (k, s, e) => store.getRange(k, s, e),
     head: (k) => store.head(k),
     put: (k, b, o) => store.put(k, b, o),
+    putIfAbsent: (k, b, h) => store.putIfAbsent(k, b, h),
     delete: (k) => store.delete(k),
     list: (p) => store.list(p),
     abortIncompleteUploads: (p) => store.abortIncompleteUploads(p),
@@ -87,6 +88,11 @@ function recording(store: ObjectStore): ObjectStore & { published: string[]; str
     put: async (k: string, b: Uint8Array, o?: Parameters<ObjectStore["put"]>[2]) => {
       const done = await store.put(k, b, o)
       if (k.endsWith(".parquet")) published.push(k)
+      return done
+    },
+    putIfAbsent: async (k: string, b: Uint8Array, h: string) => {
+      const done = await store.putIfAbsent(k, b, h)
+      if (done === "created" && k.endsWith(".parquet")) published.push(k)
       return done
     },
     create: (near: string) => {
