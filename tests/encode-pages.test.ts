@@ -16,7 +16,6 @@ import type { ColumnSpec } from "../src/pg/schema.ts"
 import { type EncodedFile, type EncodeOptions, encodeParquetFiles } from "../src/parquet/encode.ts"
 import { CREATED_BY, VERSION } from "../src/version.ts"
 import { packLists } from "../src/parquet/packed.ts"
-import { BlockWriter } from "../src/parquet/rows.ts"
 import {
   col,
   IDENTITY_COLUMNS,
@@ -193,28 +192,3 @@ describe("LIST columns packed for the encoder thread (packed.ts)", () => {
 async function sha256(bytes: Uint8Array): Promise<Uint8Array> {
   return new Uint8Array(await crypto.subtle.digest("SHA-256", bytes as Uint8Array<ArrayBuffer>))
 }
-
-describe("BlockWriter (rows.ts)", () => {
-  it("keeps every byte when it moves into a reserved block, and then returns that block without a copy", () => {
-    const w = new BlockWriter(16)
-    const all: number[] = []
-    const put = (n: number) => {
-      for (let i = 0; i < n; i++) {
-        const v = (all.length * 7) & 0xff
-        w.appendUint8(v)
-        all.push(v)
-      }
-    }
-    put(40) // past the first block: a second block (of 8 MiB)
-    const reserved = 9 << 20
-    w.reserve(reserved)
-    put(500)
-    w.reserve(100) // smaller than what it holds: nothing moves
-    put(300)
-    const bytes = w.getBytes()
-    assert.deepEqual(Array.from(bytes), all)
-    assert.equal(bytes.buffer.byteLength, reserved, "the reserved block itself")
-    put(reserved - all.length + 10) // past the reservation: blocks again, joined at the end
-    assert.deepEqual(Array.from(w.getBytes()), all)
-  })
-})

@@ -6,7 +6,7 @@
  */
 import { ByteColumn, type ColumnValues } from "../pg/batch.ts"
 import type { PackedList } from "./packed.ts"
-import { concatColumn, type Segment } from "./rows.ts"
+import { concatBytes, concatColumn, type Segment } from "./rows.ts"
 
 type Typed = Int32Array | BigInt64Array | Float32Array | Float64Array
 type TypedConstructor = new (buffer: ArrayBuffer, offset: number, length: number) => Typed
@@ -33,7 +33,11 @@ export class Gatherer {
     if (segments.length === 1) return concatColumn(segments, j, rows)
     const parts = segments.map(({ batch, start, end }) => ({ v: batch.columns[j]!, start, end }))
     if (parts.every((p) => p.v instanceof ByteColumn)) {
-      return this.#bytes(parts.map((p) => (p.v as ByteColumn).slice(p.start, p.end)), rows)
+      return concatBytes(
+        parts.map((p) => (p.v as ByteColumn).slice(p.start, p.end)),
+        rows,
+        (slot, bytes) => this.#take(slot, bytes),
+      )
     }
     const typed = v0 instanceof Int32Array || v0 instanceof BigInt64Array || v0 instanceof Float32Array ||
       v0 instanceof Float64Array
@@ -48,29 +52,5 @@ export class Gatherer {
       o += end - start
     }
     return out
-  }
-
-  /** ByteColumns one after the other, copied into one. */
-  #bytes(parts: ByteColumn[], rows: number): ByteColumn {
-    let size = 0
-    for (const p of parts) size += p.offsets[p.length]! - p.offsets[0]!
-    const bytes = new Uint8Array(this.#take(0, size), 0, size)
-    const offsets = new Int32Array(this.#take(1, 4 * (rows + 1)), 0, rows + 1)
-    const nulls = parts.some((p) => p.nulls)
-      ? new Uint8Array(this.#take(2, rows), 0, rows).fill(0)
-      : undefined
-    offsets[0] = 0
-    let r = 0
-    let o = 0
-    for (const p of parts) {
-      const from = p.offsets[0]!
-      const to = p.offsets[p.length]!
-      bytes.set(p.bytes.subarray(from, to), o)
-      for (let i = 1; i <= p.length; i++) offsets[r + i] = p.offsets[i]! - from + o
-      if (p.nulls) nulls!.set(p.nulls, r)
-      r += p.length
-      o += to - from
-    }
-    return new ByteColumn(bytes, offsets, nulls)
   }
 }

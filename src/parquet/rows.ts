@@ -1,8 +1,7 @@
 /**
  * The row-level helpers of encode.ts: the pending rows of a row group as segments of batches and
- * their concatenation per column, the block column's range, and the growable file buffer.
+ * their concatenation per column, and the block column's range.
  */
-import { ByteWriter } from "hyparquet-writer"
 import { CompactError } from "../errors.ts"
 import { ByteColumn, type ColumnBatch, type ColumnValues } from "../pg/batch.ts"
 import { PackedList } from "./packed.ts"
@@ -15,61 +14,6 @@ export interface Segment {
 }
 
 const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1
-
-/** Bytes of each further block of a BlockWriter. */
-const BLOCK_BYTES = 1 << 23
-
-/**
- * A ByteWriter that grows by adding blocks (the first as big as the size hint, the next ones 8 MiB)
- * instead of doubling and copying, and joins them once at the end: a file's bytes are allocated
- * about twice (blocks, then the joined copy) rather than up to three times (doubling copies, then a
- * trimmed copy), and a file within the hint (1.1 × the previous one) is not copied at all.
- * ParquetWriter and chunk.ts only append and read `offset`, as with hyparquet-writer's own
- * node.js fileWriter.
- */
-export class BlockWriter extends ByteWriter {
-  readonly #blocks: Uint8Array<ArrayBuffer>[] = []
-
-  override ensure(size: number): void {
-    if (this.index + size <= this.buffer.byteLength) return
-    this.#blocks.push(new Uint8Array(this.buffer, 0, this.index))
-    this.buffer = new ArrayBuffer(Math.max(size, BLOCK_BYTES))
-    this.view = new DataView(this.buffer)
-    this.index = 0
-  }
-
-  /**
-   * Makes the current block hold `total` bytes in all, moving what is written into it when the
-   * blocks so far are smaller: one block means no joining copy at the end. Large ArrayBuffers are
-   * committed page by page as they are written, so reserving more than the file needs costs address
-   * space, not memory.
-   */
-  reserve(total: number): void {
-    if (total <= this.offset + (this.buffer.byteLength - this.index)) return
-    const next = new Uint8Array(new ArrayBuffer(total))
-    let o = 0
-    for (const block of [...this.#blocks, new Uint8Array(this.buffer, 0, this.index)]) {
-      next.set(block, o)
-      o += block.length
-    }
-    this.#blocks.length = 0
-    this.buffer = next.buffer
-    this.view = new DataView(this.buffer)
-    this.index = o
-  }
-
-  override getBytes(): Uint8Array<ArrayBuffer> {
-    const last = new Uint8Array(this.buffer, 0, this.index)
-    if (this.#blocks.length === 0) return last
-    const out = new Uint8Array(this.offset)
-    let o = 0
-    for (const block of [...this.#blocks, last]) {
-      out.set(block, o)
-      o += block.length
-    }
-    return out
-  }
-}
 
 /** Inclusive min and max of an integer column over [start, end); INTEGRITY on NULL. */
 export function blockRange(values: ColumnValues, start: number, end: number, name: string): [bigint, bigint] {
@@ -147,13 +91,21 @@ export function concatColumn(segments: Segment[], j: number, rows: number): Colu
   return out as ColumnValues
 }
 
-/** ByteColumns one after the other, copied into one. */
-function concatBytes(parts: ByteColumn[], rows: number): ByteColumn {
+/**
+ * ByteColumns one after the other, copied into one, in buffers from `alloc` (slot 0: bytes, 1:
+ * offsets, 2: nulls; they may be reused, not zeroed) or fresh ones.
+ */
+export function concatBytes(
+  parts: ByteColumn[],
+  rows: number,
+  alloc: (slot: number, bytes: number) => ArrayBuffer = (_, bytes) => new ArrayBuffer(bytes),
+): ByteColumn {
   let size = 0
   for (const p of parts) size += p.offsets[p.length]! - p.offsets[0]!
-  const bytes = new Uint8Array(size)
-  const offsets = new Int32Array(rows + 1)
-  const nulls = parts.some((p) => p.nulls) ? new Uint8Array(rows) : undefined
+  const bytes = new Uint8Array(alloc(0, size), 0, size)
+  const offsets = new Int32Array(alloc(1, 4 * (rows + 1)), 0, rows + 1)
+  const nulls = parts.some((p) => p.nulls) ? new Uint8Array(alloc(2, rows), 0, rows).fill(0) : undefined
+  offsets[0] = 0
   let r = 0
   let o = 0
   for (const p of parts) {
