@@ -3,6 +3,7 @@
  * PostgreSQL 15 and radosgw on 127.0.0.1 and sets these variables; a missing one fails
  * the test that asks for it (never a silent skip).
  */
+import { S3Client } from "@aws-sdk/client-s3"
 
 /** Connection details of the real services started for this test run. */
 export interface TestServices {
@@ -40,4 +41,15 @@ export function testServices(): TestServices {
       conditionalWrites: process.env.PARQUET_COMPACT_TEST_S3_CONDITIONAL !== "0",
     },
   }
+}
+
+/** An SDK client of this run's radosgw (path-style, no CRC checksums: radosgw rejects them). */
+export function testS3Client(services: TestServices = testServices()): S3Client {
+  return new S3Client({
+    endpoint: services.s3.endpoint,
+    region: services.s3.region,
+    forcePathStyle: true,
+    credentials: { accessKeyId: services.s3.accessKeyId, secretAccessKey: services.s3.secretAccessKey },
+    requestChecksumCalculation: "WHEN_REQUIRED",
+  })
 }

@@ -2,7 +2,7 @@
  * Shared set-up for integration tests: a fresh database per test on the real Postgres, a fresh
  * bucket per test on the real S3 server, and a way to run the CLI in-process and capture its output.
  */
-import { CreateBucketCommand, S3Client } from "@aws-sdk/client-s3"
+import { CreateBucketCommand } from "@aws-sdk/client-s3"
 import { randomBytes } from "node:crypto"
 import postgres from "postgres"
 import { main } from "../cli.ts"
@@ -10,7 +10,7 @@ import { createHotTables, seedChain } from "../bench/datagen.ts"
 import type { Summary } from "../src/compact.ts"
 import { openDatabase, type Sql } from "../src/pg/hot.ts"
 import { S3Store } from "../src/store/s3.ts"
-import { testServices } from "./env.ts"
+import { testS3Client, testServices } from "./env.ts"
 
 const services = testServices()
 // the AWS SDK reads credentials from the environment, as it does in production
@@ -19,13 +19,7 @@ process.env.AWS_SECRET_ACCESS_KEY = services.s3.secretAccessKey
 process.env.AWS_REGION = services.s3.region
 
 const admin = postgres(services.pgUrl, { max: 1, onnotice: () => {} })
-const s3 = new S3Client({
-  endpoint: services.s3.endpoint,
-  region: services.s3.region,
-  forcePathStyle: true,
-  credentials: { accessKeyId: services.s3.accessKeyId, secretAccessKey: services.s3.secretAccessKey },
-  requestChecksumCalculation: "WHEN_REQUIRED",
-})
+const s3 = testS3Client(services)
 
 /** A name unique to this test run. */
 export const uniqueName = (prefix: string) => `${prefix}${randomBytes(5).toString("hex")}`

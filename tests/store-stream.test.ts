@@ -6,7 +6,7 @@
  */
 import { after, describe, it } from "node:test"
 import assert from "node:assert/strict"
-import { ListMultipartUploadsCommand, S3Client } from "@aws-sdk/client-s3"
+import { ListMultipartUploadsCommand } from "@aws-sdk/client-s3"
 import { mkdtemp, readdir, rm } from "node:fs/promises"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
@@ -16,16 +16,10 @@ import { S3Store } from "../src/store/s3.ts"
 import { S3Writer } from "../src/store/s3-stream.ts"
 import type { ObjectStore } from "../src/store/store.ts"
 import { freshBucket } from "./helpers.ts"
-import { testServices } from "./env.ts"
+import { testS3Client, testServices } from "./env.ts"
 
 const services = testServices()
-const client = new S3Client({
-  endpoint: services.s3.endpoint,
-  region: services.s3.region,
-  forcePathStyle: true,
-  credentials: { accessKeyId: services.s3.accessKeyId, secretAccessKey: services.s3.secretAccessKey },
-  requestChecksumCalculation: "WHEN_REQUIRED",
-})
+const client = testS3Client(services)
 const send: Send = (_action, run) => run(client)
 const folders: string[] = []
 after(async () => {

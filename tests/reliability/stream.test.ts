@@ -6,7 +6,7 @@
  */
 import { after, describe, it } from "node:test"
 import assert from "node:assert/strict"
-import { ListMultipartUploadsCommand, S3Client } from "@aws-sdk/client-s3"
+import { ListMultipartUploadsCommand } from "@aws-sdk/client-s3"
 import { readdir } from "node:fs/promises"
 import { join } from "node:path"
 import { seedChain } from "../../bench/datagen.ts"
@@ -16,18 +16,12 @@ import { lineLogger } from "../../src/log.ts"
 import { TEMP_FOLDER } from "../../src/store/local.ts"
 import { S3Store } from "../../src/store/s3.ts"
 import type { ObjectStore } from "../../src/store/store.ts"
-import { testServices } from "../env.ts"
+import { testS3Client, testServices } from "../env.ts"
 import { checkInvariants } from "./invariants.ts"
 import { CHAIN, closeLib, hotRows, makeWorld, runCli, spawnCli, withDeadline, type World } from "./lib.ts"
 
 const services = testServices()
-const s3 = new S3Client({
-  endpoint: services.s3.endpoint,
-  region: services.s3.region,
-  forcePathStyle: true,
-  credentials: { accessKeyId: services.s3.accessKeyId, secretAccessKey: services.s3.secretAccessKey },
-  requestChecksumCalculation: "WHEN_REQUIRED",
-})
+const s3 = testS3Client(services)
 const worlds: World[] = []
 const stores: S3Store[] = []
 after(async () => {
