@@ -12,7 +12,7 @@ import { shardFromSettings } from "./core/shard.ts"
 import { formatRange } from "./core/range.ts"
 import { type ManyOptions, partitionSizeOf, runMany } from "./backfill.ts"
 import { buildReport, type RunReport } from "./report.ts"
-import { surveyDataset } from "./survey.ts"
+import { surveyDataset, verdictsWithBeyond } from "./survey.ts"
 import type { Verdict } from "./readiness.ts"
 
 /** Runs an auto compaction as configured; the report carries the exit code. */
@@ -61,15 +61,7 @@ export async function autoCompact(settings: Settings, deps: Deps, options: ManyO
     partitionSize: size,
     shard,
   })
-  const skipped: Verdict[] = survey.verdicts.filter((v) => v.status !== "ready")
-  if (survey.beyond) {
-    skipped.push({
-      range: survey.beyond,
-      key: formatRange(survey.beyond),
-      status: "not-final",
-      reason: `above the tip ${ds.tip}: not final yet`,
-    })
-  }
+  const skipped = verdictsWithBeyond(survey, ds.tip).filter((v) => v.status !== "ready")
   for (const v of skipped) {
     if (v.status === "committed") continue
     const line = `Partition ${v.key} not ready: ${v.reason}`

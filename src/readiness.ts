@@ -7,8 +7,13 @@
  *
  * The facts come from src/survey.ts; the per-partition run loop re-reads them under its lock.
  */
-import { decidePartition, type HotRows, type KeyComparison, sameRows } from "./core/decide.ts"
-import type { CommittedSource } from "./core/decide.ts"
+import {
+  decidePartition,
+  type HotRows,
+  type KeyComparison,
+  type PartitionState,
+  sameRows,
+} from "./core/decide.ts"
 import { blocksUntilFinal, finalTip as finalTipOf } from "./core/finality.ts"
 import { partitionKey } from "./core/naming.ts"
 import { type BlockRange, formatRange, rangeLength, subtractRanges } from "./core/range.ts"
@@ -45,11 +50,7 @@ export interface Verdict {
 export interface PartitionFacts {
   readonly range: BlockRange
   readonly hot?: HotRows | undefined
-  readonly committed?: {
-    readonly rows: number
-    readonly schemaHash: string
-    readonly source?: CommittedSource | undefined
-  } | undefined
+  readonly committed?: PartitionState["committed"]
   /** Key of another committed partition overlapping this one. */
   readonly overlapping?: string | undefined
   /** How hot and cold keys compare; read only for committed partitions whose hot rows differ. */

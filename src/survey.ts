@@ -9,11 +9,11 @@ import { readManifest } from "./commit.ts"
 import { sameRows } from "./core/decide.ts"
 import type { Dataset } from "./dataset.ts"
 import { coverage, findPartition, type Manifest, partitionRangeOf } from "./core/manifest.ts"
-import { type BlockRange, mergeRanges, overlaps, subtractRanges } from "./core/range.ts"
+import { type BlockRange, formatRange, mergeRanges, overlaps, subtractRanges } from "./core/range.ts"
 import { partitionsOfShard, type Shard } from "./core/shard.ts"
 import { hotFingerprint } from "./pg/fingerprint.ts"
-import { type HotTable, rangeWhere, type Sql } from "./pg/hot.ts"
-import { quoteIdent, quoteQualified } from "./pg/schema.ts"
+import { hotLowest, rangeWhere, type Sql } from "./pg/hot.ts"
+import { quoteIdent } from "./pg/schema.ts"
 import {
   classify,
   finalUncompactedBlocks,
@@ -37,6 +37,20 @@ export interface Survey {
   readonly partitionSize: bigint
 }
 
+/** The survey's verdicts, then the blocks above the tip's bucket as one "not-final" verdict. */
+export function verdictsWithBeyond(survey: Survey, tip: bigint): Verdict[] {
+  const verdicts = [...survey.verdicts]
+  if (survey.beyond) {
+    verdicts.push({
+      range: survey.beyond,
+      key: formatRange(survey.beyond),
+      status: "not-final",
+      reason: `above the tip ${tip}: not final yet`,
+    })
+  }
+  return verdicts
+}
+
 /** Which blocks to judge: `first`/`last` when given, else from the first uncompacted block to the tip. */
 export interface SurveyRequest {
   readonly first?: bigint | undefined
@@ -53,8 +67,8 @@ export async function surveyDataset(ds: Dataset, request: SurveyRequest): Promis
   const covered = manifest ? coverage(manifest) : []
   const first = request.first ??
     planStart(
-      await lowestBlock(deps.sql, ds.source),
-      ds.isBlocksDataset ? undefined : await lowestBlock(deps.sql, ds.blocks),
+      await hotLowest(deps.sql, ds.source),
+      ds.isBlocksDataset ? undefined : await hotLowest(deps.sql, ds.blocks),
       covered,
     )
   const last = request.last ?? ds.tip
@@ -125,17 +139,6 @@ function overlappingKey(manifest: Manifest | undefined, range: BlockRange): stri
   const key = `${range.first}-${range.last}`
   return manifest?.partitions.find((p) => p.partition_key !== key && overlaps(partitionRangeOf(p), range))
     ?.partition_key
-}
-
-/** The lowest block the table holds for the chain, or undefined when it has none. */
-async function lowestBlock(sql: Sql, table: HotTable): Promise<bigint | undefined> {
-  const where = table.chainFilter ? `WHERE ${table.chainFilter.slice(5)}` : ""
-  const [row] = await sql.unsafe(
-    `SELECT min(${quoteIdent(table.blockColumn)})::text AS low FROM ${
-      quoteQualified(table.info.schema, table.info.table)
-    } ${where}`,
-  )
-  return row?.low == null ? undefined : BigInt(row.low)
 }
 
 /**

@@ -10,7 +10,7 @@ import { formatRange } from "../core/range.ts"
 import { shardFromSettings } from "../core/shard.ts"
 import { partitionSizeOf } from "../backfill.ts"
 import type { Verdict } from "../readiness.ts"
-import { surveyDataset } from "../survey.ts"
+import { surveyDataset, verdictsWithBeyond } from "../survey.ts"
 import { withDeps } from "./many.ts"
 import type { Session } from "./session.ts"
 
@@ -105,15 +105,7 @@ export function addPlanCommand(root: Command, session: Session): void {
           partitionSize: size,
           shard: shardFromSettings(settings),
         })
-        const verdicts = [...survey.verdicts]
-        if (survey.beyond) {
-          verdicts.push({
-            range: survey.beyond,
-            key: formatRange(survey.beyond),
-            status: "not-final",
-            reason: `above the tip ${ds.tip}: not final yet`,
-          })
-        }
+        const verdicts = verdictsWithBeyond(survey, ds.tip)
         if (settings.json) {
           for (const v of verdicts) session.io.out(JSON.stringify(planLine(v)))
           return

@@ -67,14 +67,23 @@ export function rangeWhere(table: HotTable, range: BlockRange): string {
 }
 
 /** The highest block number in the table for the chain, or undefined when it has none. */
-export async function hotTip(sql: Sql, blocks: HotTable): Promise<bigint | undefined> {
-  const where = blocks.chainFilter ? `WHERE ${blocks.chainFilter.slice(5)}` : ""
+export function hotTip(sql: Sql, blocks: HotTable): Promise<bigint | undefined> {
+  return blockBound(sql, blocks, "max")
+}
+
+/** The lowest block number in the table for the chain, or undefined when it has none. */
+export function hotLowest(sql: Sql, table: HotTable): Promise<bigint | undefined> {
+  return blockBound(sql, table, "min")
+}
+
+async function blockBound(sql: Sql, table: HotTable, bound: "min" | "max"): Promise<bigint | undefined> {
+  const where = table.chainFilter ? `WHERE ${table.chainFilter.slice(5)}` : ""
   const [row] = await sql.unsafe(
-    `SELECT max(${quoteIdent(blocks.blockColumn)})::text AS tip FROM ${
-      quoteQualified(blocks.info.schema, blocks.info.table)
+    `SELECT ${bound}(${quoteIdent(table.blockColumn)})::text AS b FROM ${
+      quoteQualified(table.info.schema, table.info.table)
     } ${where}`,
   )
-  return row?.tip == null ? undefined : BigInt(row.tip)
+  return row?.b == null ? undefined : BigInt(row.b)
 }
 
 /** How many rows the table holds in a range. */

@@ -73,6 +73,24 @@ export class S3Writer implements ObjectWriter {
     while (this.#pendingBytes >= this.#in.partSize) await this.#sendPart(this.#in.partSize)
   }
 
+  /** Completes the multipart upload `UploadId` of `key` from its parts. */
+  async #complete(action: string, key: string, UploadId: string | undefined, parts: Part[]): Promise<void> {
+    await this.#send(
+      action,
+      (c) =>
+        c.send(
+          new CompleteMultipartUploadCommand({
+            Bucket: this.#in.bucket,
+            Key: key,
+            UploadId,
+            MultipartUpload: { Parts: parts },
+          }),
+        ),
+      false,
+      key,
+    )
+  }
+
   async finish(key: string): Promise<void> {
     const { bucket: Bucket } = this.#in
     if (this.#pendingBytes > 0 || this.#started === 0) {
@@ -82,20 +100,7 @@ export class S3Writer implements ObjectWriter {
     this.#check()
     const UploadId = (await this.#uploadId)!
     const action = `write "${key}"`
-    await this.#send(
-      action,
-      (c) =>
-        c.send(
-          new CompleteMultipartUploadCommand({
-            Bucket,
-            Key: this.key,
-            UploadId,
-            MultipartUpload: { Parts: this.#parts },
-          }),
-        ),
-      false,
-      this.key,
-    )
+    await this.#complete(action, this.key, UploadId, this.#parts)
     this.#staged = true
     const source = `${Bucket}/${this.key.split("/").map(encodeURIComponent).join("/")}`
     if (this.#size <= (this.#in.copyLimit ?? COPY_LIMIT)) {
@@ -139,20 +144,7 @@ export class S3Writer implements ObjectWriter {
           ))
         parts.push({ ETag: out.CopyPartResult?.ETag ?? "", PartNumber: n })
       }
-      await this.#send(
-        action,
-        (c) =>
-          c.send(
-            new CompleteMultipartUploadCommand({
-              Bucket,
-              Key: key,
-              UploadId,
-              MultipartUpload: { Parts: parts },
-            }),
-          ),
-        false,
-        key,
-      )
+      await this.#complete(action, key, UploadId, parts)
     } catch (error) {
       await this.#send(
         `abort the copy to "${key}"`,
