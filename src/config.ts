@@ -50,9 +50,12 @@ const schema = z.object({
   orderBy: z.string().transform((s) => s.split(",").map((c) => c.trim())).pipe(z.array(identifier).min(1))
     .optional(),
   rowGroupSize: count(1, 100_000_000).optional(),
-  pageVersion: z.union([z.literal(1), z.literal(2), z.enum(["1", "2"]).transform(Number)]).default(1)
+  pageVersion: z.union(
+    [z.literal(1), z.literal(2), z.enum(["1", "2"]).transform(Number)],
+    "must be 1 (DATA_PAGE) or 2 (DATA_PAGE_V2)",
+  ).default(1)
     .pipe(z.union([z.literal(1), z.literal(2)])), // DATA_PAGE v1 reads everywhere; v2 only by choice
-  uuidAs: z.enum(["uuid", "binary"]).default("uuid"), // binary: for readers without the UUID type (Spark 4.0)
+  uuidAs: z.enum(["uuid", "binary"], "must be uuid or binary").default("uuid"), // binary: for readers without the UUID type (Spark 4.0)
   databaseUrl: z.string().optional(),
   s3Endpoint: z.string().url().optional(),
   s3Region: z.string().optional(),

@@ -69,6 +69,12 @@ describe("config", () => {
       /--end-block is required; set it with --end-block, PARQUET_COMPACT_END/,
     ],
     ["a bad log format", { logFormat: "xml" }, /--log-format must be auto, human or json \(got "xml"\)/],
+    [
+      "a page version of 3",
+      { pageVersion: "3" },
+      /--page-version must be 1 \(DATA_PAGE\) or 2 \(DATA_PAGE_V2\)/,
+    ],
+    ["a UUID form of text", { uuidAs: "text" }, /--uuid-as must be uuid or binary \(got "text"\)/],
     ["no concurrency", { concurrency: "0" }, /--concurrency .*PARQUET_COMPACT_CONCURRENCY/],
     ["a zero timeout", { timeoutSeconds: 0 }, /--timeout-seconds .*PARQUET_COMPACT_TIMEOUT_SECONDS/],
     ["a negative threshold", { auto: "true", minBlocks: "-5" }, /--min-blocks must be a whole number/],
