@@ -20,7 +20,7 @@ import { copyInSnapshot, type Fingerprint, ROW_HASH } from "./pg/fingerprint.ts"
 import { RowHashSum } from "./pg/rowhash.ts"
 import { rangeWhere } from "./pg/hot.ts"
 import { quoteIdent } from "./pg/schema.ts"
-import { concatBytes } from "./parquet/pieces.ts"
+import { concatBytes, type FilePiece } from "./parquet/pieces.ts"
 import { encodeParquetPiecesThreaded } from "./parquet/threaded.ts"
 import type { ObjectWriter } from "./store/store.ts"
 import { VERSION } from "./version.ts"
@@ -36,7 +36,7 @@ interface Arriving {
   readonly part: number
   readonly hash: Hash
   size: number // bytes so far
-  held: Uint8Array[]
+  held: FilePiece[]
   writer: ObjectWriter | undefined
 }
 
@@ -122,8 +122,11 @@ export async function writeFiles(
         await file.writer.finish(name)
       } else {
         uploaded.add(name) // before the put: a put that fails midway may still leave the object
+        const body = concatBytes(file.held.map((p) => p.bytes))
+        if (file.held.length > 1) { for (const p of file.held) p.release?.() // copied into body
+         }
         // one conditional put, verified by the server against the file's sha256
-        if (await store.putIfAbsent(name, concatBytes(file.held), entry.sha256) === "exists") {
+        if (await store.putIfAbsent(name, body, entry.sha256) === "exists") {
           uploaded.delete(name)
           reused.add(name)
           return
@@ -134,6 +137,11 @@ export async function writeFiles(
       throw error
     }
     await deps.checkpoint?.("uploaded-file")
+  }
+  /** Writes a piece, whose buffer goes back to the encoder when the writer is done with its bytes. */
+  const stream = async (writer: ObjectWriter, piece: FilePiece) => {
+    await writer.write(piece.bytes)
+    if (writer.doneOnWrite) piece.release?.()
   }
   let arriving: Arriving | undefined
   let pending: Promise<void> = Promise.resolve()
@@ -152,12 +160,12 @@ export async function writeFiles(
       file.size += piece.bytes.length
       if (file.writer === undefined && file.size > streamAbove) {
         file.writer = store.create!(`${filePrefix}${String(part).padStart(4, "0")}`)
-        for (const bytes of file.held) await file.writer.write(bytes)
+        for (const held of file.held) await stream(file.writer, held)
         file.held = []
       }
-      if (file.writer === undefined) file.held.push(piece.bytes)
+      if (file.writer === undefined) file.held.push(piece)
       else {
-        await file.writer.write(piece.bytes)
+        await stream(file.writer, piece)
         await deps.checkpoint?.("streamed-piece")
       }
       if (!piece.end) continue

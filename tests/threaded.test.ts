@@ -7,7 +7,13 @@ import assert from "node:assert/strict"
 import { createHash } from "node:crypto"
 import { CompactError } from "../src/errors.ts"
 import type { ColumnBatch } from "../src/pg/batch.ts"
-import { type EncodedFile, type EncodeOptions, encodeParquetFiles } from "../src/parquet/encode.ts"
+import {
+  type EncodedFile,
+  type EncodeOptions,
+  encodeParquetFiles,
+  encodeParquetPieces,
+} from "../src/parquet/encode.ts"
+import { PieceBuffers } from "../src/parquet/pieces.ts"
 import {
   encodeParquetFilesThreaded,
   encodeParquetPiecesThreaded,
@@ -193,5 +199,50 @@ describe("encodeParquetFilesThreaded", () => {
       )
       assert.deepEqual(Buffer.concat(pieces), Buffer.from(whole[i]!.bytes), `file ${i}`)
     })
+  })
+
+  it("writes the same bytes into released buffers, which go back to the worker", async () => {
+    const opts = { ...OPTIONS, chunkSize: 2000, rowGroupSize: 300 }
+    const whole: EncodedFile[] = []
+    for await (const f of encodeParquetFiles(source(identityBatches(columns, 450, () => true)), opts)) {
+      whole.push(f)
+    }
+    const joined: Uint8Array[][] = []
+    let released = 0
+    for await (
+      const p of encodeParquetPiecesThreaded(source(identityBatches(columns, 450, () => true)), opts)
+    ) {
+      ;(joined[p.part] ??= []).push(p.bytes.slice()) // a copy: the piece's own bytes go back below
+      assert.ok(p.release, "a threaded piece can be released")
+      p.release()
+      assert.equal(p.bytes.length, 0, "a released piece's buffer has moved to the worker")
+      released++
+    }
+    assert.ok(released > whole.length)
+    assert.equal(joined.length, whole.length)
+    joined.forEach((pieces, i) => assert.deepEqual(Buffer.concat(pieces), Buffer.from(whole[i]!.bytes)))
+  })
+
+  it("reuses given buffers for later pieces, byte for byte the same files", async () => {
+    const opts = { ...OPTIONS, chunkSize: 2000, rowGroupSize: 300 }
+    const whole: EncodedFile[] = []
+    for await (const f of encodeParquetFiles(source(identityBatches(columns, 450, () => true)), opts)) {
+      whole.push(f)
+    }
+    const buffers = new PieceBuffers()
+    const seen = new Set<ArrayBufferLike>()
+    let reused = 0
+    const joined: Uint8Array[][] = []
+    const batches = source(identityBatches(columns, 450, () => true))
+    for await (const p of encodeParquetPieces(batches, opts, () => {}, buffers)) {
+      if (seen.has(p.bytes.buffer)) reused++
+      seen.add(p.bytes.buffer)
+      ;(joined[p.part] ??= []).push(p.bytes.slice())
+      // scribbled over, as a reused buffer is before it is written again: no stale byte may show
+      new Uint8Array(p.bytes.buffer).fill(0xee)
+      buffers.give(p.bytes.buffer as ArrayBuffer)
+    }
+    assert.ok(reused > 10, `${reused} pieces written into a given buffer`)
+    joined.forEach((pieces, i) => assert.deepEqual(Buffer.concat(pieces), Buffer.from(whole[i]!.bytes)))
   })
 })

@@ -22,7 +22,7 @@ import { CREATED_BY } from "../version.ts"
 import { writeColumnChunk } from "./chunk.ts"
 import { type LeafType, leafType, toLeaf } from "./leaf.ts"
 import { PackedList } from "./packed.ts"
-import { type EncodedFile, type FilePiece, joinPieces, PieceWriter } from "./pieces.ts"
+import { type EncodedFile, type FilePiece, joinPieces, type PieceBuffers, PieceWriter } from "./pieces.ts"
 import { Gatherer } from "./gather.ts"
 import { blockRange, type Segment } from "./rows.ts"
 import { parquetSchema, type UuidAs } from "./schema.ts"
@@ -68,12 +68,14 @@ export function encodeParquetFiles(
 /**
  * The files of encodeParquetFiles(), byte for byte, as they are made: the first piece of a file is
  * its magic and first row group, then one piece per row group, then the footer (the piece with
- * `end`). Memory is a row group's rows and bytes, whatever the rows per file.
+ * `end`). Memory is a row group's rows and bytes, whatever the rows per file. Pieces are written
+ * into buffers from `buffers` when given (see FilePiece.release).
  */
 export async function* encodeParquetPieces(
   batches: AsyncIterable<ColumnBatch>,
   opts: EncodeOptions,
   done: (batch: ColumnBatch) => void = () => {},
+  buffers?: PieceBuffers,
 ): AsyncGenerator<FilePiece> {
   const { columns, chunkSize, rowGroupSize } = opts
   for (const [name, value] of [["chunkSize", chunkSize], ["rowGroupSize", rowGroupSize]] as const) {
@@ -94,7 +96,7 @@ export async function* encodeParquetPieces(
         `; set --block-column to an integer column`,
     )
   }
-  const file = new FileEncoder(opts, blockIndex, done)
+  const file = new FileEncoder(opts, blockIndex, done, buffers)
   for await (const batch of batches) {
     checkBatch(batch, columns)
     let offset = 0
@@ -142,6 +144,7 @@ class FileEncoder {
   /** Bytes of a piece, about: the next file's sink starts at the last one's. */
   #sizeHint = 1 << 20
   #writer: PieceWriter | undefined
+  readonly #buffers: PieceBuffers | undefined
   #parquet: ParquetWriter | undefined
   #plain: boolean[] = []
   #segments: Segment[] = []
@@ -156,8 +159,14 @@ class FileEncoder {
   /** Gets each batch whose rows are all written (see encodeParquetFiles()). */
   readonly #done: (batch: ColumnBatch) => void
 
-  constructor(opts: EncodeOptions, blockIndex: number, done: (batch: ColumnBatch) => void) {
+  constructor(
+    opts: EncodeOptions,
+    blockIndex: number,
+    done: (batch: ColumnBatch) => void,
+    buffers: PieceBuffers | undefined,
+  ) {
     this.#done = done
+    this.#buffers = buffers
     this.#opts = opts
     this.#schema = parquetSchema(opts.columns, opts.uuidAs === undefined ? {} : { uuidAs: opts.uuidAs })
     this.#blockIndex = blockIndex
@@ -193,7 +202,7 @@ class FileEncoder {
   /** Writes the pending rows as one row group and returns its bytes (after the magic, for a file's first). */
   writeGroup(): FilePiece {
     if (this.#parquet === undefined) {
-      this.#writer = new PieceWriter(this.#sizeHint)
+      this.#writer = new PieceWriter(this.#sizeHint, this.#buffers)
       this.#parquet = new ParquetWriter({
         writer: this.#writer,
         schema: this.#schema,

@@ -24,6 +24,11 @@ export interface FilePiece {
   part: number
   bytes: Uint8Array
   end?: FileEnd
+  /**
+   * Hands the piece's buffer back to the encoder, to write later pieces into (set by the threaded
+   * encoder). Call it only once nothing reads `bytes` any more: they are gone afterwards.
+   */
+  release?: () => void
 }
 
 /** One finished Parquet file, whole. */
@@ -61,6 +66,35 @@ export function concatBytes(parts: readonly Uint8Array[]): Uint8Array {
 /** Bytes of each further block when a piece outgrows its first one. */
 const BLOCK_BYTES = 1 << 23
 
+/** Buffers kept for reuse: pieces in flight are the one being written, two waiting, one being stored. */
+const KEEP_BUFFERS = 4
+
+/**
+ * Buffers of pieces the consumer is done with (FilePiece.release), to write the next pieces into: a
+ * reused buffer costs no fresh pages, which the kernel must fault in and zero (with 10,000-row
+ * files that was the encoder thread's costliest copy, ~0.1 µs per log row).
+ */
+export class PieceBuffers {
+  #free: ArrayBuffer[] = []
+
+  /** Keeps a buffer for reuse (the most recent few). */
+  give(buffer: ArrayBuffer): void {
+    if (buffer.byteLength === 0) return
+    this.#free.push(buffer)
+    if (this.#free.length > KEEP_BUFFERS) this.#free.shift()
+  }
+
+  /** A kept buffer of `bytes` to twice that (the smallest such), else a new one; not zeroed. */
+  take(bytes: number): ArrayBuffer {
+    let best = -1
+    for (let i = 0; i < this.#free.length; i++) {
+      const size = this.#free[i]!.byteLength
+      if (size >= bytes && size <= 2 * bytes && (best < 0 || size < this.#free[best]!.byteLength)) best = i
+    }
+    return best < 0 ? new ArrayBuffer(bytes) : this.#free.splice(best, 1)[0]!
+  }
+}
+
 /**
  * A ByteWriter whose bytes are taken away in pieces. It grows by adding blocks (the first as big as
  * the size hint, then 8 MiB each) instead of doubling and copying; a piece within the hint (1.1 × the
@@ -69,11 +103,19 @@ const BLOCK_BYTES = 1 << 23
 export class PieceWriter extends ByteWriter {
   readonly #blocks: Uint8Array<ArrayBuffer>[] = []
   #hint: number
+  readonly #buffers: PieceBuffers | undefined
 
-  /** `hint`: bytes of a piece, about (the first buffer's size). */
-  constructor(hint = 1 << 20) {
-    super(hint)
+  /** `hint`: bytes of a piece, about (the first buffer's size); `buffers`: where buffers come from. */
+  constructor(hint = 1 << 20, buffers?: PieceBuffers) {
+    super(0)
     this.#hint = hint
+    this.#buffers = buffers
+    this.buffer = this.#fresh(hint)
+    this.view = new DataView(this.buffer)
+  }
+
+  #fresh(bytes: number): ArrayBuffer {
+    return this.#buffers?.take(bytes) ?? new ArrayBuffer(bytes)
   }
 
   override ensure(size: number): void {
@@ -103,8 +145,8 @@ export class PieceWriter extends ByteWriter {
       this.#blocks.length = 0
     }
     this.#hint = Math.max(this.#hint, Math.ceil(piece.length * 1.1))
-    // a fresh buffer: the piece's may be transferred to another thread
-    this.buffer = new ArrayBuffer(final ? 0 : this.#hint)
+    // another buffer: the piece's may be transferred to another thread
+    this.buffer = final ? new ArrayBuffer(0) : this.#fresh(this.#hint)
     this.view = new DataView(this.buffer)
     this.index = 0
     return piece

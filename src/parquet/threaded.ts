@@ -29,8 +29,13 @@ export interface ThreadedOptions {
   recycle?: (buffers: ArrayBuffer[]) => void
 }
 
-/** Main thread → worker: the options first, then batches, then the end. */
-export type ToWorker = { start: EncodeOptions } | { batch: ColumnBatch } | { end: true }
+/**
+ * Main thread → worker: the options first, then batches, then the end; `reuse`: the buffer of a
+ * piece the caller released (FilePiece.release), to write later pieces into.
+ */
+export type ToWorker = { start: EncodeOptions } | { batch: ColumnBatch } | { end: true } | {
+  reuse: ArrayBuffer
+}
 /**
  * Worker → main thread. `ready`: modules loaded; `ack`: the encoder took one batch; `recycle`: the
  * buffers of a batch it is done with.
@@ -137,7 +142,7 @@ export async function* encodeParquetPiecesThreaded(
     const m = event.data
     if ("recycle" in m) recycle?.(m.recycle)
     else if ("ack" in m) queuedRows -= queued.shift()!
-    else if ("piece" in m) pieces.push(m.piece)
+    else if ("piece" in m) pieces.push(releasable(m.piece))
     else if ("done" in m) done = true
     else if ("error" in m) {
       fail(m.error.code ? new CompactError(m.error.code, m.error.message) : new Error(m.error.message))
@@ -147,6 +152,17 @@ export async function* encodeParquetPiecesThreaded(
   worker.onerror = (event: ErrorEvent) => {
     event.preventDefault()
     fail(new Error(`Cannot encode Parquet: the encoder thread failed: ${event.message}`))
+  }
+  /** The piece with a release() that moves its buffer back to the worker (while it runs). */
+  const releasable = (piece: FilePiece): FilePiece => {
+    const buffer = piece.bytes.buffer as ArrayBuffer
+    return {
+      ...piece,
+      release: () => {
+        if (stop || buffer.byteLength === 0) return // the worker is gone, or the buffer already went
+        worker.postMessage({ reuse: buffer } satisfies ToWorker, [buffer])
+      },
+    }
   }
 
   const feed = (async () => {
@@ -180,6 +196,7 @@ export async function* encodeParquetPiecesThreaded(
       if (piece) {
         notify() // room for the next batch
         yield piece
+        // a released piece's buffer went back to the worker (its bytes now read as empty)
         released = collect(released + piece.bytes.length)
       } else if (failure) {
         throw failure.error

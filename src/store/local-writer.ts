@@ -61,6 +61,7 @@ export async function publish(
  * system error into the store's error.
  */
 export class LocalWriter implements ObjectWriter {
+  readonly doneOnWrite = true // write() resolves once the bytes are in the file
   readonly #temp: string
   readonly #target: (key: string) => string
   readonly #fail: (error: unknown, action: string) => unknown

@@ -42,6 +42,11 @@ export interface ObjectWriter {
   /** Appends bytes; resolves once the writer can take more, so a slow store slows the caller. */
   write(bytes: Uint8Array): Promise<void>
   /**
+   * True when write() no longer reads the bytes once it resolved (they may be reused then); false
+   * or absent when it may still hold them (an S3 part is sent once it is full).
+   */
+  readonly doneOnWrite?: boolean
+  /**
    * Makes the bytes written so far the object `key`, durably and verified by the server, like an
    * unconditional put(key, bytes) (radosgw ignores If-None-Match on a server-side copy, so no
    * condition is offered). Call it once, after the last write; call abort() when it fails.
