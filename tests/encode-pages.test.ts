@@ -7,6 +7,7 @@
  */
 import { describe, it } from "node:test"
 import assert from "node:assert/strict"
+import fc from "fast-check"
 import { readdirSync, readFileSync } from "node:fs"
 import { parquetMetadata, parquetReadObjects } from "hyparquet"
 import { ParquetWriter } from "hyparquet-writer"
@@ -16,6 +17,8 @@ import type { ColumnSpec } from "../src/pg/schema.ts"
 import { type EncodedFile, type EncodeOptions, encodeParquetFiles } from "../src/parquet/encode.ts"
 import { CREATED_BY, VERSION } from "../src/version.ts"
 import { packLists } from "../src/parquet/packed.ts"
+import { leafType } from "../src/parquet/leaf.ts"
+import { statistics } from "../src/parquet/stats.ts"
 import {
   col,
   IDENTITY_COLUMNS,
@@ -91,6 +94,41 @@ describe("statistics", () => {
     assert.deepEqual([stats[6]!.min_value, stats[6]!.max_value], [false, true])
     const back = await parquetReadObjects({ file: buffer(file!.bytes), utf8: false })
     assert.deepEqual(back.map((r) => r.i ?? null), [-1, null, 7, 2])
+  })
+})
+
+describe("byte statistics", () => {
+  // few distinct bytes and short values: first-byte ties, empty values and prefixes are common
+  const value = fc.option(fc.uint8Array({ maxLength: 4 }).map((b) => b.map((x) => x % 3 * 127)), {
+    nil: null,
+  })
+  it("are the unsigned byte order's first and last defined value, and the NULL count", () => {
+    fc.assert(
+      fc.property(fc.array(value, { maxLength: 40 }), fc.boolean(), (drawn, notNull) => {
+        const t = leafType(col("v", "bytea", notNull))
+        const values = notNull ? drawn.map((v) => v ?? new Uint8Array(0)) : drawn
+        const defined = values.filter((v) => v !== null) as Uint8Array[]
+        const offsets = new Int32Array(values.length + 1)
+        values.forEach((v, i) => (offsets[i + 1] = offsets[i]! + (v?.length ?? 0)))
+        const bytes = Buffer.concat(defined)
+        const def = notNull ? undefined : Uint8Array.from(values, (v) => (v === null ? 0 : 1))
+        const stats = statistics(t, {
+          rows: values.length,
+          slots: values.length,
+          def,
+          rep: undefined,
+          bytes,
+          offsets,
+        })
+        const sorted = [...defined].sort(Buffer.compare)
+        assert.equal(stats.null_count, BigInt(values.length - defined.length))
+        assert.deepEqual(
+          [stats.min_value, stats.max_value].map((b) => (b === undefined ? undefined : hex(b))),
+          sorted.length === 0 ? [undefined, undefined] : [hex(sorted[0]), hex(sorted.at(-1))],
+        )
+      }),
+      { numRuns: 2000 },
+    )
   })
 })
 

@@ -22,10 +22,35 @@ export interface ChunkStatistics {
 export function statistics(t: LeafType, leaf: Leaf): ChunkStatistics {
   const { def, bytes, offsets, slots } = leaf
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength)
-  const cmp = comparator(t, bytes, view, offsets)
   let min = -1
   let max = -1
   let nulls = 0
+  if (byteOrdered(t)) {
+    // the hot case (hashes, addresses, data): inline, the first byte decides nearly always
+    let minFirst = 0
+    let maxFirst = 0
+    for (let i = 0; i < slots; i++) {
+      if (def && def[i] !== t.maxDef) {
+        nulls++
+        continue
+      }
+      const a = offsets[i]!
+      const end = offsets[i + 1]!
+      if (a === end || min < 0 || bytes[a] === minFirst || bytes[a] === maxFirst) {
+        // empty values and ties on the first byte: the whole comparison
+        if (min < 0) min = max = i
+        else if (compareBytes(bytes, a, end, offsets[min]!, offsets[min + 1]!) < 0) min = i
+        else if (compareBytes(bytes, a, end, offsets[max]!, offsets[max + 1]!) > 0) max = i
+      } else if (bytes[a]! < minFirst) min = i
+      else if (bytes[a]! > maxFirst) max = i
+      else continue
+      // an empty bound has no first byte: -1 sorts below every byte
+      minFirst = offsets[min] === offsets[min + 1] ? -1 : bytes[offsets[min]!]!
+      maxFirst = offsets[max] === offsets[max + 1] ? -1 : bytes[offsets[max]!]!
+    }
+    return bounds(t, bytes, view, offsets, min, max, nulls)
+  }
+  const cmp = comparator(t, bytes, view, offsets)
   for (let i = 0; i < slots; i++) {
     if (def && def[i] !== t.maxDef) {
       nulls++
@@ -39,6 +64,23 @@ export function statistics(t: LeafType, leaf: Leaf): ChunkStatistics {
     if (cmp(i, min) < 0) min = i
     if (cmp(i, max) > 0) max = i
   }
+  return bounds(t, bytes, view, offsets, min, max, nulls)
+}
+
+/** Types whose values order as unsigned bytes: BYTE_ARRAY, strings, UUID, fixed bytes (not DECIMAL). */
+function byteOrdered(t: LeafType): boolean {
+  return (t.type === "BYTE_ARRAY" || t.type === "FIXED_LEN_BYTE_ARRAY") && !t.decimalBytes
+}
+
+function bounds(
+  t: LeafType,
+  bytes: Uint8Array,
+  view: DataView,
+  offsets: Int32Array,
+  min: number,
+  max: number,
+  nulls: number,
+): ChunkStatistics {
   const out: ChunkStatistics = { null_count: BigInt(nulls) }
   if (min >= 0) {
     out.min_value = bound(t, bytes, view, offsets, min, "min")
