@@ -67,9 +67,10 @@ export function encodeParquetFiles(
 
 /**
  * The files of encodeParquetFiles(), byte for byte, as they are made: the first piece of a file is
- * its magic and first row group, then one piece per row group, then the footer (the piece with
- * `end`). Memory is a row group's rows and bytes, whatever the rows per file. Pieces are written
- * into buffers from `buffers` when given (see FilePiece.release).
+ * its magic and first row group, then one piece per row group; the last row group and the footer
+ * are the last piece (with `end`), so a file of one row group is one piece. Memory is a row group's
+ * rows and bytes, whatever the rows per file. Pieces are written into buffers from `buffers` when
+ * given (see FilePiece.release).
  */
 export async function* encodeParquetPieces(
   batches: AsyncIterable<ColumnBatch>,
@@ -104,11 +105,15 @@ export async function* encodeParquetPieces(
       const take = Math.min(batch.rows - offset, file.roomInGroup())
       file.add(batch, offset, offset + take)
       offset += take
-      if (file.roomInGroup() === 0) yield file.writeGroup()
+      if (file.roomInGroup() === 0) {
+        file.writeGroup()
+        // a file's last row group goes out with the footer, in one piece
+        if (file.rows < chunkSize) yield file.piece()
+      }
       if (file.rows === chunkSize) yield file.finish()
     }
   }
-  if (file.groupRows > 0) yield file.writeGroup()
+  if (file.groupRows > 0) file.writeGroup()
   if (file.rows > 0) yield file.finish()
 }
 
@@ -199,8 +204,8 @@ class FileEncoder {
     this.groupRows += end - start
   }
 
-  /** Writes the pending rows as one row group and returns its bytes (after the magic, for a file's first). */
-  writeGroup(): FilePiece {
+  /** Writes the pending rows as one row group (after the magic, for a file's first). */
+  writeGroup(): void {
     if (this.#parquet === undefined) {
       this.#writer = new PieceWriter(this.#sizeHint, this.#buffers)
       this.#parquet = new ParquetWriter({
@@ -248,7 +253,11 @@ class FileEncoder {
     this.#segments = []
     // byte statistics are copies and pages are copied into the file: the batches may go
     for (const { batch, end } of written) if (end === batch.rows) this.#done(batch)
-    return { part: this.#part, bytes: writer.take() }
+  }
+
+  /** The bytes written since the last piece (see encodeParquetPieces()). */
+  piece(): FilePiece {
+    return { part: this.#part, bytes: this.#writer!.take() }
   }
 
   /** Closes the current file and returns its footer; the next rows start part + 1. */

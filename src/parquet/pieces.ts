@@ -17,7 +17,8 @@ export interface FileEnd {
 
 /**
  * Consecutive bytes of file `part`: the pieces of a file, joined in order, are the file. The last
- * piece of each file (the footer) carries `end`; the next piece starts part + 1.
+ * piece of each file (its last row group and the footer) carries `end`; the next piece starts
+ * part + 1.
  */
 export interface FilePiece {
   /** 0-based, consecutive within one encoding. */

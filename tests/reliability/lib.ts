@@ -133,6 +133,7 @@ export interface RunOptions {
   readonly dataset?: string
   readonly range: BlockRange
   readonly chunkSize?: number
+  readonly rowGroupSize?: number
   readonly partitionSize?: number
   readonly deleteAfterCompact?: boolean
   readonly mergeLate?: boolean
@@ -160,6 +161,7 @@ export function spawnCli(world: Pick<World, "url" | "dest">, o: RunOptions): Chi
     "--lock-timeout",
     String(o.lockTimeout ?? 30),
     "--json",
+    ...(o.rowGroupSize ? ["--row-group-size", String(o.rowGroupSize)] : []),
     ...(o.partitionSize ? ["--partition-size", String(o.partitionSize)] : []),
     ...(o.deleteAfterCompact ? ["--delete-after-compact"] : []),
     ...(o.mergeLate ? ["--merge-late"] : []),

@@ -193,18 +193,19 @@ describe("streamed files", () => {
       const w = await world(kind)
       await seedChain(w.sql, { chainId: CHAIN, first: 600n, last: BIG.last + 100n })
       const store = recording(kind === "s3" ? smallPartStore(w) : w.store)
-      // files of 50,000 rows (~5.6 MB) in row groups of 5,000: the first file is published (or being
-      // published) when the run stops in the second; on S3 a file streams once past 5 MiB
-      const at = kind === "file" ? 14 : 3
+      // files of 50,000 rows (~5.6 MB) in row groups of 2,500, the last with the footer: file://
+      // streams all 20 pieces of a file, so piece 24 is the second file's fourth; on S3 a file
+      // streams once past 5 MiB, its last three pieces, so piece 4 is the second file's first
+      const at = kind === "file" ? 24 : 4
       let pieces = 0
       const stop = (step: string) => {
         if (step === "streamed-piece" && ++pieces === at) throw new Error("stopped mid-file")
       }
-      const error = await run(w, BIG, { chunkSize: 50_000, rowGroupSize: 5_000 }, store, stop).catch((e) => e)
+      const error = await run(w, BIG, { chunkSize: 50_000, rowGroupSize: 2_500 }, store, stop).catch((e) => e)
       assert.match(String(error), /stopped mid-file/)
       assert.equal(pieces, at)
       assert.ok(store.published.length >= 1, "the first file was published, then removed")
-      assert.equal(store.streamed, 2)
+      assert.equal(store.streamed, 2, "the second file was streaming")
       const folder = w.prefix ? `${w.prefix}/${CHAIN}/logs/` : `${CHAIN}/logs/`
       assert.deepEqual(await w.store.list(folder), [])
       assert.deepEqual(await leftovers(w), [])
@@ -215,9 +216,10 @@ describe("streamed files", () => {
     const w = await world("file")
     const range = { first: 0n, last: 299n }
     const rows = await hotRows(w.sql, range)
-    // files of 200 rows, one row group each: pieces 1-2 are the first file, 3 starts the second
+    // files of 200 rows in row groups of 50: pieces 1-4 are the first file (the last one with its
+    // footer), 5 starts the second
     const killed = await withDeadline(
-      spawnCli(w, { range, chunkSize: 200, crashAt: "streamed-piece:3" }),
+      spawnCli(w, { range, chunkSize: 200, rowGroupSize: 50, crashAt: "streamed-piece:5" }),
       120_000,
     )
     assert.equal(killed.signal, "SIGKILL", killed.stderr)
