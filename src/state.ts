@@ -1,19 +1,17 @@
 /**
  * Reads one partition's state under its lock: the committed partition, files nobody names, the hot
  * rows' fingerprint and, only when the hot rows differ from the archived ones, how hot and cold keys
- * compare. The decision on it is src/core/decide.ts. Also whether the range is complete in hot
- * storage (checkComplete).
+ * compare. The decision on it is src/core/decide.ts.
  */
 import { parquetReadObjects } from "hyparquet"
 import { type Dataset } from "./dataset.ts"
-import { CompactError } from "./errors.ts"
 import { objectBuffer, readManifest } from "./commit.ts"
 import { type KeyComparison, type PartitionState, sameRows } from "./core/decide.ts"
-import { findPartition, gaps, type ManifestPartition, partitionRangeOf } from "./core/manifest.ts"
+import { findPartition, type ManifestPartition, partitionRangeOf } from "./core/manifest.ts"
 import { partitionFilePrefix, partitionKey } from "./core/naming.ts"
-import { type BlockRange, formatRange, overlaps } from "./core/range.ts"
+import { type BlockRange, overlaps } from "./core/range.ts"
 import { coldKey, hotFingerprint, hotKeyCounts, KEY_KINDS } from "./pg/fingerprint.ts"
-import { countRows, missingBlocks } from "./pg/hot.ts"
+import { countRows } from "./pg/hot.ts"
 
 /** The state plus the committed partition itself, for the executor. */
 export interface ReadState {
@@ -124,26 +122,4 @@ async function compareKeys(
     ...new Set(lateKeys.map((k) => BigInt(k.split("\u0001")[blockAt]!))),
   ].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0)).slice(0, 5)
   return { coldOnly, hotOnly, shared, hotOnlyBlocks }
-}
-
-/** Refuses (INTEGRITY) a range with blocks missing from hot storage, unless cold blocks cover them. */
-export async function checkComplete(ds: Dataset, range: BlockRange): Promise<void> {
-  const { config, deps } = ds
-  // read now, not at the start: a blocks run may have compacted and deleted hot blocks meanwhile
-  const coldBlocks = ds.isBlocksDataset
-    ? undefined
-    : await readManifest(deps.store, deps.prefix, config.chainId, "blocks")
-  const uncovered = coldBlocks ? gaps(coldBlocks.manifest, range) : [range]
-  for (const part of uncovered) {
-    const { missing, first } = await missingBlocks(deps.sql, ds.blocks, part)
-    if (missing > 0n) {
-      throw new CompactError(
-        "INTEGRITY",
-        `Cannot compact ${config.dataset} blocks ${formatRange(range)} of chain ${config.chainId}: ` +
-          `${missing} blocks are missing from "${config.blocksTable}"` +
-          (ds.isBlocksDataset ? "" : " and cold blocks") +
-          `, first ${first.join(", ")}; wait until the range is complete or compact a complete range`,
-      )
-    }
-  }
 }
