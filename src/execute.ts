@@ -17,9 +17,9 @@ import type { ManifestPartition } from "./core/manifest.ts"
 import { partitionFilePrefix, partitionKey } from "./core/naming.ts"
 import { type BlockRange, formatRange } from "./core/range.ts"
 import { deleteArchived, type Fingerprint } from "./pg/fingerprint.ts"
-import { advisoryLock, missingBlocks } from "./pg/hot.ts"
+import { advisoryLock } from "./pg/hot.ts"
 import { readPartitionState } from "./state.ts"
-import { gaps } from "./core/manifest.ts"
+import { blockTally, checkComplete, refuseIncomplete } from "./complete.ts"
 import { writeFiles } from "./write.ts"
 
 /** The named steps a partition passes (the crash harness stops the process at each). */
@@ -126,7 +126,9 @@ export async function compactPartition(
         hot_rows_deleted: deleted,
       })
     }
-    if (plan.checkComplete) await checkComplete(ds, range)
+    // the blocks dataset's completeness comes from its own COPY (see complete.ts)
+    const tally = plan.checkComplete ? blockTally(ds, range) : undefined
+    if (plan.checkComplete && !tally) await checkComplete(ds, range)
     const append = plan.mode === "append" && committed !== undefined
     const firstPart = append ? Math.max(-1, ...committed.files.map((f) => f.part)) + 1 : 0
     const uploaded = new Set<string>()
@@ -134,7 +136,8 @@ export async function compactPartition(
     let partition: ManifestPartition
     let written
     try {
-      written = await writeFiles(ds, range, firstPart, uploaded, options.signal)
+      written = await writeFiles(ds, range, firstPart, uploaded, options.signal, tally)
+      if (tally) refuseIncomplete(ds, range, tally.finish())
       if (plan.mode !== "new" && !sameRows(written.source, state.hot)) {
         // the decision to replace or append was made on the rows read before the copy
         throw new CompactError(
@@ -241,26 +244,4 @@ function describe(plan: PartitionPlan): string {
   return plan.action === "write"
     ? `${plan.mode === "new" ? "compact" : plan.mode} (${plan.reason})`
     : plan.reason
-}
-
-/** Refuses (INTEGRITY) a range with blocks missing from hot storage, unless cold blocks cover them. */
-async function checkComplete(ds: Dataset, range: BlockRange): Promise<void> {
-  const { config, deps } = ds
-  // read now, not at the start: a blocks run may have compacted and deleted hot blocks meanwhile
-  const coldBlocks = ds.isBlocksDataset
-    ? undefined
-    : await readManifest(deps.store, deps.prefix, config.chainId, "blocks")
-  const uncovered = coldBlocks ? gaps(coldBlocks.manifest, range) : [range]
-  for (const part of uncovered) {
-    const { missing, first } = await missingBlocks(deps.sql, ds.blocks, part)
-    if (missing > 0n) {
-      throw new CompactError(
-        "INTEGRITY",
-        `Cannot compact ${config.dataset} blocks ${formatRange(range)} of chain ${config.chainId}: ` +
-          `${missing} blocks are missing from "${config.blocksTable}"` +
-          (ds.isBlocksDataset ? "" : " and cold blocks") +
-          `, first ${first.join(", ")}; wait until the range is complete or compact a complete range`,
-      )
-    }
-  }
 }

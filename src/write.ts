@@ -13,14 +13,16 @@ import type { Dataset } from "./dataset.ts"
 import { CompactError } from "./errors.ts"
 import type { ManifestFile } from "./core/manifest.ts"
 import { objectKey, partitionFilePrefix, partitionKey } from "./core/naming.ts"
+import type { BlockTally } from "./core/blocktally.ts"
 import type { BlockRange } from "./core/range.ts"
-import { BufferPool } from "./pg/batch.ts"
+import { BufferPool, type ColumnBatch } from "./pg/batch.ts"
 import { decodeCopyBinary } from "./pg/copy.ts"
 import { copyInSnapshot, type Fingerprint, ROW_HASH } from "./pg/fingerprint.ts"
 import { RowHashSum } from "./pg/rowhash.ts"
 import { rangeWhere } from "./pg/hot.ts"
 import { quoteIdent } from "./pg/schema.ts"
 import { concatBytes, type FilePiece } from "./parquet/pieces.ts"
+import { tallyBlocks } from "./parquet/rows.ts"
 import { encodeParquetPiecesThreaded } from "./parquet/threaded.ts"
 import type { ObjectWriter } from "./store/store.ts"
 import { VERSION } from "./version.ts"
@@ -55,7 +57,7 @@ export interface Written {
 /**
  * Writes the range's hot rows as files numbered from `firstPart`. Stops with INTERRUPTED between
  * pieces once `signal` is aborted, removing what the file being written left; the caller removes
- * what was uploaded.
+ * what was uploaded. `tally` sees the block column of every row copied.
  */
 export async function writeFiles(
   ds: Dataset,
@@ -63,6 +65,7 @@ export async function writeFiles(
   firstPart: number,
   uploaded: Set<string>,
   signal?: AbortSignal,
+  tally?: BlockTally,
 ): Promise<Written> {
   const { config, deps, source } = ds
   const columns = source.info.columns
@@ -83,6 +86,9 @@ export async function writeFiles(
     pool,
     rowHash,
   })
+  // the block column of every row streamed, before its batch moves to the encoder thread
+  const blockIndex = columns.findIndex((c) => c.name === config.blockColumn)
+  const fed = tally ? tallied(batches, blockIndex, tally) : batches
   const key = partitionKey(range)
   const kvMetadata = [
     { key: "parquet_compact.chain_id", value: config.chainId.toString() },
@@ -94,7 +100,7 @@ export async function writeFiles(
     { key: "parquet_compact.version", value: VERSION },
   ]
   // decoding here, encoding on a worker thread: the two halves of the CPU work on the two cores
-  const pieces = encodeParquetPiecesThreaded(batches, {
+  const pieces = encodeParquetPiecesThreaded(fed, {
     columns,
     chunkSize: config.chunkSize,
     rowGroupSize: ds.rowGroupSize,
@@ -197,6 +203,13 @@ export async function writeFiles(
   if (signal?.aborted) throw interrupted(key)
   const fingerprint = { rows: rowHash.rows, fingerprint: rowHash.sum }
   return { files, uploaded, reused, source: fingerprint, snapshotXmax: await copy.snapshotXmax }
+}
+
+async function* tallied(batches: AsyncIterable<ColumnBatch>, index: number, tally: BlockTally) {
+  for await (const batch of batches) {
+    tallyBlocks(batch.columns[index]!, batch.rows, tally)
+    yield batch
+  }
 }
 
 function interrupted(key: string): CompactError {

@@ -161,6 +161,16 @@ describe("compact", () => {
     assert.deepEqual(await t.store.list(""), [])
   })
 
+  it("refuses blocks missing at either end of the range, from the blocks dataset's own COPY", async () => {
+    const t = await setup()
+    await t.sql`DELETE FROM hot_blocks WHERE block_number IN (100, 101, 399)`
+    const run = await cli(t.args("blocks", 100, 399, "--chunk-size", "100"))
+    assert.equal(run.code, 4, run.stderr.join("\n"))
+    assert.match(run.stderr.at(-1)!, /blocks 100-399 .*3 blocks are missing .*first 100, 101, 399;/)
+    assert.deepEqual(await t.store.list(""), [], "the files written before the refusal are removed")
+    assert.equal((await cli(t.args("blocks", 102, 398))).code, 0, "a complete range within it compacts")
+  })
+
   it("deletes hot rows only after verification, and a rerun then keeps cold data", async () => {
     const t = await setup()
     const expected = await hotRows(t.sql, "blocks", 0, 499)

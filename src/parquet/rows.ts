@@ -1,8 +1,9 @@
 /**
  * The row-level helpers of encode.ts: the pending rows of a row group as segments of batches and
- * their concatenation per column, and the block column's range.
+ * their concatenation per column, and the block column's range and tally.
  */
 import { CompactError } from "../errors.ts"
+import type { BlockTally } from "../core/blocktally.ts"
 import { ByteColumn, type ColumnBatch, type ColumnValues } from "../pg/batch.ts"
 import { PackedList } from "./packed.ts"
 
@@ -118,4 +119,21 @@ export function concatBytes(
     o += to - from
   }
   return new ByteColumn(bytes, offsets, nulls)
+}
+
+/** Feeds rows [0, rows) of a block column to `tally`: int8 by 32-bit words, no BigInt per row. */
+export function tallyBlocks(values: ColumnValues, rows: number, tally: BlockTally): void {
+  if (values instanceof BigInt64Array && LITTLE_ENDIAN && values.byteOffset % 4 === 0) {
+    const words = new Int32Array(values.buffer, values.byteOffset, rows * 2)
+    for (let i = 0; i < rows; i++) tally.see(words[2 * i + 1]! * 4294967296 + (words[2 * i]! >>> 0))
+    return
+  }
+  if (values instanceof ByteColumn || values instanceof PackedList) {
+    tally.see(NaN) // not integers: no answer
+    return
+  }
+  for (let i = 0; i < rows; i++) {
+    const v = values[i]
+    tally.see(typeof v === "bigint" || typeof v === "number" ? Number(v) : NaN)
+  }
 }
