@@ -19,6 +19,7 @@ import { ConditionFailed, type ObjectInfo, type ObjectStore } from "./store/stor
 import { readManifest } from "./manifest-io.ts"
 import type { Logger } from "./log.ts"
 import { VERSION } from "./version.ts"
+import { mapLimit } from "./limit.ts"
 
 export { type ManifestRead, readManifest } from "./manifest-io.ts"
 
@@ -117,15 +118,11 @@ export async function verifyPartition(
   if (!found || serializePartition(found) !== serializePartition(partition)) {
     throw fail("the manifest read back does not hold the partition as committed")
   }
-  for (const file of partition.files) {
+  // sizes and footers a few files at a time (two round trips each on S3); whole files one at a time
+  await mapLimit(partition.files, VERIFY_CONCURRENCY, async (file) => {
     const info = await store.head(file.key)
     if (!info || info.size !== file.bytes) {
       throw fail(`"${file.key}" has ${info?.size ?? "no"} bytes, not ${file.bytes}`)
-    }
-    if (reused.has(file.key)) {
-      const bytes = (await store.get(file.key))?.bytes
-      const sha = bytes && createHash("sha256").update(bytes).digest("hex")
-      if (sha !== file.sha256) throw fail(`"${file.key}" does not have the recorded sha256`)
     }
     // a footer is a few KiB: 64 KiB of the file's end, not hyparquet's default 512 (it reads more if needed)
     const footer = { initialFetchSize: 64 * 1024 }
@@ -139,8 +136,16 @@ export async function verifyPartition(
     if (metadata.num_rows !== BigInt(file.rows)) {
       throw fail(`"${file.key}" holds ${metadata.num_rows} rows by its footer, not ${file.rows}`)
     }
+  })
+  for (const file of partition.files.filter((f) => reused.has(f.key))) {
+    const bytes = (await store.get(file.key))?.bytes
+    const sha = bytes && createHash("sha256").update(bytes).digest("hex")
+    if (sha !== file.sha256) throw fail(`"${file.key}" does not have the recorded sha256`)
   }
 }
+
+/** Files whose size and footer are read back at once by verifyPartition(). */
+const VERIFY_CONCURRENCY = 8
 
 /**
  * A hyparquet AsyncBuffer over an object, fetching only the byte ranges asked for; `known` is the

@@ -178,24 +178,6 @@ export async function partitionHotCounts(
   return counts
 }
 
-/** Maps `items` through `fn` with at most `limit` calls in flight, keeping the order. */
-export async function mapLimit<T, R>(
-  items: readonly T[],
-  limit: number,
-  fn: (item: T) => Promise<R>,
-): Promise<R[]> {
-  const out = new Array<R>(items.length)
-  let next = 0
-  const worker = async () => {
-    while (next < items.length) {
-      const i = next++
-      out[i] = await fn(items[i]!)
-    }
-  }
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker))
-  return out
-}
-
 /** Probes a pool with `SELECT 1`, giving up after `seconds`; the failure's message, or undefined when it answers. */
 export async function probeDatabase(sql: Sql, seconds: number): Promise<string | undefined> {
   let timer: ReturnType<typeof setTimeout> | undefined

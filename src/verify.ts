@@ -19,7 +19,8 @@ import {
 import type { ManifestFile, ManifestPartition } from "./core/manifest.ts"
 import { datasetFolder } from "./core/naming.ts"
 import { formatBytes, formatCount, plural, textTable } from "./format.ts"
-import { hashObject, hotRange, mapLimit, partitionHotCounts, readColdDataset, readFooter } from "./inspect.ts"
+import { hashObject, hotRange, partitionHotCounts, readColdDataset, readFooter } from "./inspect.ts"
+import { mapLimit } from "./limit.ts"
 import type { HotTable, Sql } from "./pg/hot.ts"
 import type { ObjectStore } from "./store/store.ts"
 

@@ -6,7 +6,8 @@ import { mkdtemp, rm } from "node:fs/promises"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { parquetWriteBuffer } from "hyparquet-writer"
-import { hashObject, listChainDatasets, mapLimit, readFooter } from "../src/inspect.ts"
+import { hashObject, listChainDatasets, readFooter } from "../src/inspect.ts"
+import { mapLimit } from "../src/limit.ts"
 import { LocalStore } from "../src/store/local.ts"
 
 const dirs: string[] = []
@@ -101,5 +102,21 @@ describe("listChainDatasets and mapLimit", () => {
     })
     assert.deepEqual(out, [10, 2, 8, 4, 6, 0])
     assert.equal(peak, 2)
+  })
+
+  it("throws the first failure once the calls in flight settled, starting none after it", async () => {
+    const started: number[] = []
+    let running = 0
+    const error = await mapLimit([1, 2, 3, 4, 5, 6], 2, async (n) => {
+      started.push(n)
+      running++
+      await new Promise((resolve) => setTimeout(resolve, n === 2 ? 1 : 20))
+      running--
+      if (n === 2) throw new Error("two")
+      return n
+    }).catch((e) => e)
+    assert.equal((error as Error).message, "two")
+    assert.equal(running, 0, "nothing still running when it throws")
+    assert.deepEqual(started, [1, 2], "no call started after the failure")
   })
 })
