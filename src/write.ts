@@ -129,10 +129,13 @@ export async function writeFiles(
       } else {
         uploaded.add(name) // before the put: a put that fails midway may still leave the object
         const body = concatBytes(file.held.map((p) => p.bytes))
-        if (file.held.length > 1) { for (const p of file.held) p.release?.() // copied into body
-         }
+        if (file.held.length > 1) file.held.forEach((p) => p.release?.()) // copied into body
         // one conditional put, verified by the server against the file's sha256
-        if (await store.putIfAbsent(name, body, entry.sha256) === "exists") {
+        const put = await store.putIfAbsent(name, body, entry.sha256)
+        // a lone piece is the body itself: its buffer goes back once the put settled (a request
+        // still reading it then would find it empty and send less than signed, never other bytes)
+        if (file.held.length === 1) file.held[0]!.release?.()
+        if (put === "exists") {
           uploaded.delete(name)
           reused.add(name)
           return
