@@ -197,6 +197,7 @@ export async function writeFiles(
       pending.catch(() => {}) // awaited on the next file or below; this only marks it handled meanwhile
     }
     await pending
+    await store.sync?.() // the files are durable before the manifest names them
   } catch (error) {
     // nothing of this run may still be writing once the caller removes what it uploaded
     await pending.catch(() => undefined)

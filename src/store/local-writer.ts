@@ -25,8 +25,9 @@ export async function syncFolder(path: string): Promise<void> {
 
 /**
  * Makes the synced file `temp` the object at `path` (key `key`, for messages): create-only (link,
- * ConditionFailed if it exists) or by rename, then syncs the folders it touched. `ifMatch` runs
- * just before the rename (not atomic across processes; callers also hold the commit lock).
+ * ConditionFailed if it exists) or by rename, then syncs the folders it touched (the object's own
+ * only with `syncFolderNow`; else the caller syncs it later). `ifMatch` runs just before the rename
+ * (not atomic across processes; callers also hold the commit lock).
  */
 export async function publish(
   temp: string,
@@ -34,6 +35,7 @@ export async function publish(
   key: string,
   createOnly: boolean,
   ifMatch?: () => Promise<void>,
+  syncFolderNow = true,
 ): Promise<void> {
   const created = await mkdir(dirname(path), { recursive: true })
   if (created !== undefined) {
@@ -51,20 +53,22 @@ export async function publish(
     await ifMatch?.()
     await rename(temp, path)
   }
-  await syncFolder(dirname(path))
+  if (syncFolderNow) await syncFolder(dirname(path))
 }
 
 /**
  * An {@link ObjectWriter} into the temporary file `temp` (in LocalStore's temp folder, named after
- * the `near` key): pieces are written as they come, then fsynced and published like a put.
- * `target` resolves a key to its path (and refuses keys outside the store); `fail` turns a file
- * system error into the store's error.
+ * the `near` key): pieces are written as they come, then fsynced and published like a put, but for
+ * the sync of the object's folder, which is left to `unsynced` (LocalStore.sync() makes it once per
+ * folder, not once per file). `target` resolves a key to its path (and refuses keys outside the
+ * store); `fail` turns a file system error into the store's error.
  */
 export class LocalWriter implements ObjectWriter {
   readonly doneOnWrite = true // write() resolves once the bytes are in the file
   readonly #temp: string
   readonly #target: (key: string) => string
   readonly #fail: (error: unknown, action: string) => unknown
+  readonly #unsynced: (folder: string) => void
   #file: Promise<FileHandle> | undefined
   #position = 0 // bytes written
   #closed = false
@@ -73,10 +77,12 @@ export class LocalWriter implements ObjectWriter {
     temp: string,
     target: (key: string) => string,
     fail: (error: unknown, action: string) => unknown,
+    unsynced: (folder: string) => void,
   ) {
     this.#temp = temp
     this.#target = target
     this.#fail = fail
+    this.#unsynced = unsynced
   }
 
   #open(): Promise<FileHandle> {
@@ -107,7 +113,8 @@ export class LocalWriter implements ObjectWriter {
       } finally {
         await file.close()
       }
-      await publish(this.#temp, path, key, false)
+      await publish(this.#temp, path, key, false, undefined, false)
+      this.#unsynced(dirname(path))
     } catch (error) {
       throw this.#fail(error, `write "${key}"`)
     }

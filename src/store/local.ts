@@ -51,6 +51,9 @@ export class LocalStore implements ObjectStore {
   /** Streaming into the temporary file costs what one put costs, without holding the file. */
   readonly streamAbove = 0
   readonly #root: string
+  /** Folders of objects that writers finished without syncing the folder (see sync()). */
+  readonly #unsynced = new Set<string>()
+  #syncing: Promise<void> = Promise.resolve()
 
   constructor(root: string) {
     this.#root = resolve(root)
@@ -160,7 +163,29 @@ export class LocalStore implements ObjectStore {
       this.#temp(near),
       (key) => this.#path(key),
       (error, action) => this.#fail(error, action),
+      (folder) => this.#unsynced.add(folder),
     )
+  }
+
+  /**
+   * Syncs the folders of the objects writers finished since, once each. A call waits for one in
+   * flight: what another partition's call took from the set is durable before this one resolves.
+   */
+  sync(): Promise<void> {
+    const run = this.#syncing.catch(() => undefined).then(async () => {
+      const folders = [...this.#unsynced]
+      this.#unsynced.clear()
+      for (const [i, folder] of folders.entries()) {
+        try {
+          await syncFolder(folder)
+        } catch (error) {
+          for (const f of folders.slice(i)) this.#unsynced.add(f)
+          throw this.#fail(error, `sync "${folder}"`)
+        }
+      }
+    })
+    this.#syncing = run
+    return run
   }
 
   async putIfAbsent(key: string, body: Uint8Array, _sha256: string): Promise<"created" | "exists"> {

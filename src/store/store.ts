@@ -47,9 +47,10 @@ export interface ObjectWriter {
    */
   readonly doneOnWrite?: boolean
   /**
-   * Makes the bytes written so far the object `key`, durably and verified by the server, like an
-   * unconditional put(key, bytes) (radosgw ignores If-None-Match on a server-side copy, so no
-   * condition is offered). Call it once, after the last write; call abort() when it fails.
+   * Makes the bytes written so far the object `key`, verified by the server, like an unconditional
+   * put(key, bytes) (radosgw ignores If-None-Match on a server-side copy, so no condition is
+   * offered); durable at once, or once the store's sync() resolved where it has one. Call it once,
+   * after the last write; call abort() when it fails.
    */
   finish(key: string): Promise<void>
   /** Removes what the writer made before finish() completed; never throws, may be called twice. */
@@ -87,6 +88,12 @@ export interface ObjectStore {
    * (lowercase hex); S3 sends it as the payload hash the server verifies.
    */
   putIfAbsent(key: string, body: Uint8Array, sha256: string): Promise<"created" | "exists">
+  /**
+   * Makes durable what writers finished without syncing (LocalStore syncs a folder once for all the
+   * files finished into it, not once per file). Call it before anything relies on them surviving a
+   * power loss (a manifest naming them).
+   */
+  sync?(): Promise<void>
   delete(key: string): Promise<void>
   /** Every key under a prefix, in lexicographic order; never a temporary or incomplete object. */
   list(prefix: string): Promise<string[]>

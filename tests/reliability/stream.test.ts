@@ -68,6 +68,7 @@ function wholeFiles(store: ObjectStore): ObjectStore {
     delete: (k) => store.delete(k),
     list: (p) => store.list(p),
     abortIncompleteUploads: (p) => store.abortIncompleteUploads(p),
+    ...(store.sync ? { sync: () => store.sync!() } : {}),
   }
 }
 
@@ -152,6 +153,46 @@ async function leftovers(w: World): Promise<string[]> {
 }
 
 describe("streamed files", () => {
+  it("file://: are durable before the manifest names them, with one folder sync for them all", async () => {
+    const w = await world("file")
+    await seedChain(w.sql, { chainId: CHAIN, first: 600n, last: BIG.last + 100n })
+    const events: string[] = []
+    const inner = w.store
+    const store: ObjectStore = {
+      ...wholeFiles(inner),
+      streamAbove: inner.streamAbove ?? 0,
+      create: (near) => {
+        const writer = inner.create!(near)
+        return {
+          ...(writer.doneOnWrite ? { doneOnWrite: true } : {}),
+          write: (bytes) => writer.write(bytes),
+          abort: () => writer.abort(),
+          finish: async (key) => {
+            await writer.finish(key)
+            events.push("finish")
+          },
+        }
+      },
+      put: async (k, b, o) => {
+        const done = await inner.put(k, b, o)
+        if (k.endsWith("manifest.json")) events.push("manifest")
+        return done
+      },
+      sync: async () => {
+        await inner.sync!()
+        events.push("sync")
+      },
+    }
+    await run(w, BIG, { chunkSize: 10_000 }, store)
+    const manifest = events.indexOf("manifest")
+    assert.deepEqual(events.slice(0, manifest + 1), [
+      ...Array(events.indexOf("sync")).fill("finish"),
+      "sync",
+      "manifest",
+    ])
+    assert.ok(events.indexOf("sync") >= 2, `several files: ${events.join(" ")}`)
+  })
+
   it("have the names and bytes of whole files, on file:// and S3, with nothing unnamed left", async () => {
     const options = { chunkSize: 60_000, rowGroupSize: 10_000 }
     const reference = await world("file")
