@@ -49,6 +49,14 @@ const summary = (files: EncodedFile[]) =>
 
 describe("encodeParquetFilesThreaded", () => {
   const columns = identityColumns(5000)
+  /** The files encodeParquetFiles() writes of the columns in batches of 450 rows. */
+  const wholeFiles = async (opts: EncodeOptions) => {
+    const whole: EncodedFile[] = []
+    for await (const f of encodeParquetFiles(source(identityBatches(columns, 450, () => true)), opts)) {
+      whole.push(f)
+    }
+    return whole
+  }
 
   it("writes the files encodeParquetFiles() writes, in order", async () => {
     for (const batchRows of [333, 700, 5000]) {
@@ -171,10 +179,7 @@ describe("encodeParquetFilesThreaded", () => {
 
   it("sends each file in pieces that join into the bytes of encodeParquetFiles()", async () => {
     const opts = { ...OPTIONS, chunkSize: 2000, rowGroupSize: 300 }
-    const whole: EncodedFile[] = []
-    for await (const f of encodeParquetFiles(source(identityBatches(columns, 450, () => true)), opts)) {
-      whole.push(f)
-    }
+    const whole = await wholeFiles(opts)
     const sizes: number[][] = []
     const joined: Uint8Array[][] = []
     for await (
@@ -203,10 +208,7 @@ describe("encodeParquetFilesThreaded", () => {
 
   it("writes the same bytes into released buffers, which go back to the worker", async () => {
     const opts = { ...OPTIONS, chunkSize: 2000, rowGroupSize: 300 }
-    const whole: EncodedFile[] = []
-    for await (const f of encodeParquetFiles(source(identityBatches(columns, 450, () => true)), opts)) {
-      whole.push(f)
-    }
+    const whole = await wholeFiles(opts)
     const joined: Uint8Array[][] = []
     let released = 0
     for await (
@@ -225,10 +227,7 @@ describe("encodeParquetFilesThreaded", () => {
 
   it("reuses given buffers for later pieces, byte for byte the same files", async () => {
     const opts = { ...OPTIONS, chunkSize: 2000, rowGroupSize: 300 }
-    const whole: EncodedFile[] = []
-    for await (const f of encodeParquetFiles(source(identityBatches(columns, 450, () => true)), opts)) {
-      whole.push(f)
-    }
+    const whole = await wholeFiles(opts)
     const buffers = new PieceBuffers()
     const seen = new Set<ArrayBufferLike>()
     let reused = 0
