@@ -11,21 +11,18 @@ export async function mapLimit<T, R>(
 ): Promise<R[]> {
   const out = new Array<R>(items.length)
   let next = 0
-  let failed = false
+  let failure: { error: unknown } | undefined // the first in time
   const worker = async () => {
-    while (next < items.length && !failed) {
+    while (next < items.length && !failure) {
       const i = next++
       try {
         out[i] = await fn(items[i]!)
       } catch (error) {
-        failed = true
-        throw error
+        failure ??= { error }
       }
     }
   }
-  const workers = Array.from({ length: Math.min(limit, items.length) }, worker)
-  const settled = await Promise.allSettled(workers)
-  const failure = settled.find((s): s is PromiseRejectedResult => s.status === "rejected")
-  if (failure) throw failure.reason
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker))
+  if (failure) throw failure.error
   return out
 }

@@ -132,8 +132,9 @@ export async function writeFiles(
         if (file.held.length > 1) file.held.forEach((p) => p.release?.()) // copied into body
         // one conditional put, verified by the server against the file's sha256
         const put = await store.putIfAbsent(name, body, entry.sha256)
-        // a lone piece is the body itself: its buffer goes back once the put settled (a request
-        // still reading it then would find it empty and send less than signed, never other bytes)
+        // a lone piece is the body itself: its buffer goes back once the put settled. An attempt
+        // still sending then (answered early, e.g. 412) sends for a request already answered, and
+        // a server only ever stores a body whose bytes hash to the signed sha256
         if (file.held.length === 1) file.held[0]!.release?.()
         if (put === "exists") {
           uploaded.delete(name)

@@ -119,4 +119,12 @@ describe("listChainDatasets and mapLimit", () => {
     assert.equal(running, 0, "nothing still running when it throws")
     assert.deepEqual(started, [1, 2], "no call started after the failure")
   })
+
+  it("throws the failure that came first in time, not the first item's", async () => {
+    const error = await mapLimit([50, 5], 2, async (ms) => {
+      await new Promise((resolve) => setTimeout(resolve, ms))
+      throw new Error(`after ${ms} ms`)
+    }).catch((e) => e)
+    assert.equal((error as Error).message, "after 5 ms")
+  })
 })

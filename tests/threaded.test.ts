@@ -244,4 +244,18 @@ describe("encodeParquetFilesThreaded", () => {
     assert.ok(reused > 10, `${reused} pieces written into a given buffer`)
     joined.forEach((pieces, i) => assert.deepEqual(Buffer.concat(pieces), Buffer.from(whole[i]!.bytes)))
   })
+
+  it("sends a file's last row group with its footer also when the rows end on a group boundary", async () => {
+    // 1,400 rows in files of 2,000 and groups of 700: one file of two whole groups, two pieces
+    for (const batchRows of [700, 1400, 200]) {
+      const opts = { ...OPTIONS, chunkSize: 2000, rowGroupSize: 700 }
+      const batches = () => source(identityBatches(identityColumns(1400), batchRows, () => true))
+      const whole: EncodedFile[] = []
+      for await (const f of encodeParquetFiles(batches(), opts)) whole.push(f)
+      const pieces: Uint8Array[] = []
+      for await (const p of encodeParquetPieces(batches(), opts)) pieces.push(p.bytes.slice())
+      assert.equal(pieces.length, 2, `batches of ${batchRows}`)
+      assert.deepEqual(Buffer.concat(pieces), Buffer.from(whole[0]!.bytes))
+    }
+  })
 })

@@ -98,8 +98,15 @@ export async function* encodeParquetPieces(
     )
   }
   const file = new FileEncoder(opts, blockIndex, done, buffers)
+  // a file's last row group goes out with the footer, in one piece: a full group that ends the
+  // rows so far waits for the next rows, or for the end of the stream
+  let waiting = false
   for await (const batch of batches) {
     checkBatch(batch, columns)
+    if (waiting && batch.rows > 0) {
+      yield file.piece()
+      waiting = false
+    }
     let offset = 0
     while (offset < batch.rows) {
       const take = Math.min(batch.rows - offset, file.roomInGroup())
@@ -107,8 +114,8 @@ export async function* encodeParquetPieces(
       offset += take
       if (file.roomInGroup() === 0) {
         file.writeGroup()
-        // a file's last row group goes out with the footer, in one piece
-        if (file.rows < chunkSize) yield file.piece()
+        if (file.rows < chunkSize && offset < batch.rows) yield file.piece()
+        else if (file.rows < chunkSize) waiting = true
       }
       if (file.rows === chunkSize) yield file.finish()
     }
