@@ -4,6 +4,7 @@
  * the test that asks for it (never a silent skip).
  */
 import { S3Client } from "@aws-sdk/client-s3"
+import { S3Store } from "../src/store/s3.ts"
 
 /** Connection details of the real services started for this test run. */
 export interface TestServices {
@@ -51,5 +52,16 @@ export function testS3Client(services: TestServices = testServices()): S3Client 
     forcePathStyle: true,
     credentials: { accessKeyId: services.s3.accessKeyId, secretAccessKey: services.s3.secretAccessKey },
     requestChecksumCalculation: "WHEN_REQUIRED",
+  })
+}
+
+/** An S3Store on `bucket` of this run's radosgw whose parts are S3's smallest (5 MiB): a few MiB make several. */
+export function smallPartStore(bucket: string, services: TestServices = testServices()): S3Store {
+  return new S3Store({
+    bucket,
+    endpoint: services.s3.endpoint,
+    region: services.s3.region,
+    forcePathStyle: true,
+    multipartThreshold: 5 * 1024 * 1024,
   })
 }

@@ -11,9 +11,9 @@ import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { CompactError } from "../src/errors.ts"
 import { LocalStore } from "../src/store/local.ts"
-import { S3Store } from "../src/store/s3.ts"
 import type { ObjectStore } from "../src/store/store.ts"
 import { freshBucket } from "./helpers.ts"
+import { smallPartStore } from "./env.ts"
 
 const bytes = (text: string) => new TextEncoder().encode(text)
 const sha256 = (body: Uint8Array) => createHash("sha256").update(body).digest("hex")
@@ -79,15 +79,7 @@ describe("putIfAbsent on S3: the server verifies the given sha256", () => {
   })
 
   it("goes multipart above the threshold (unconditional, after a HEAD) and still reports exists", async () => {
-    const { bucket } = await freshBucket()
-    const env = process.env
-    const store = new S3Store({
-      bucket,
-      endpoint: env.PARQUET_COMPACT_TEST_S3_ENDPOINT!,
-      region: env.PARQUET_COMPACT_TEST_S3_REGION ?? "us-east-1",
-      forcePathStyle: true,
-      multipartThreshold: 5 * 1024 * 1024, // S3's smallest part
-    })
+    const store = smallPartStore((await freshBucket()).bucket)
     const body = new Uint8Array(6 * 1024 * 1024).map((_, i) => (i * 13) & 0xff)
     assert.equal(await store.putIfAbsent("m/big.parquet", body, sha256(body)), "created")
     assert.equal(await store.putIfAbsent("m/big.parquet", body, sha256(body)), "exists")

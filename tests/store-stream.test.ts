@@ -12,11 +12,10 @@ import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { LocalStore, TEMP_FOLDER } from "../src/store/local.ts"
 import type { Send } from "../src/store/s3-multipart.ts"
-import { S3Store } from "../src/store/s3.ts"
 import { S3Writer } from "../src/store/s3-stream.ts"
 import type { ObjectStore } from "../src/store/store.ts"
 import { freshBucket } from "./helpers.ts"
-import { testS3Client, testServices } from "./env.ts"
+import { smallPartStore, testS3Client, testServices } from "./env.ts"
 
 const services = testServices()
 const client = testS3Client(services)
@@ -51,15 +50,7 @@ async function stream(store: ObjectStore, near: string, parts: Uint8Array[], key
   await writer.finish(key)
 }
 
-/** A store on `bucket` whose parts are S3's smallest (5 MiB), so a few MiB make several. */
-const smallParts = (bucket: string) =>
-  new S3Store({
-    bucket,
-    endpoint: services.s3.endpoint,
-    region: services.s3.region,
-    forcePathStyle: true,
-    multipartThreshold: 5 * MIB,
-  })
+const smallParts = (bucket: string) => smallPartStore(bucket, services)
 
 describe("S3Store.create (radosgw)", () => {
   it("puts the pieces whole under the final key, in parts, and leaves nothing else", async () => {

@@ -9,6 +9,7 @@ import { LocalStore, TEMP_FOLDER } from "../src/store/local.ts"
 import { S3Store } from "../src/store/s3.ts"
 import { ConditionFailed, type ObjectStore } from "../src/store/store.ts"
 import { freshBucket } from "./helpers.ts"
+import { smallPartStore } from "./env.ts"
 
 const bytes = (text: string) => new TextEncoder().encode(text)
 
@@ -53,15 +54,7 @@ for (const [name, open] of stores) {
 
 describe("S3Store multipart", () => {
   it("uploads a body above the threshold in verified parts", async () => {
-    const { bucket } = await freshBucket()
-    const env = process.env
-    const big = new S3Store({
-      bucket,
-      endpoint: env.PARQUET_COMPACT_TEST_S3_ENDPOINT!,
-      region: env.PARQUET_COMPACT_TEST_S3_REGION ?? "us-east-1",
-      forcePathStyle: true,
-      multipartThreshold: 5 * 1024 * 1024, // S3's smallest part
-    })
+    const big = smallPartStore((await freshBucket()).bucket)
     const body = new Uint8Array(11 * 1024 * 1024).map((_, i) => (i * 7) & 0xff)
     const { etag } = await big.put("big.bin", body)
     assert.match(etag, /-3$/) // a multipart ETag names its part count
