@@ -11,7 +11,7 @@
  */
 import postgres from "postgres"
 import { decodeCopyBinary } from "../src/pg/copy.ts"
-import { BufferPool } from "../src/pg/batch.ts"
+import { BufferPool } from "../src/buffer-pool.ts"
 import { copyOut } from "../src/pg/copyout.ts"
 import { describeTable } from "../src/pg/schema.ts"
 import { type EncodeOptions, encodeParquetFiles } from "../src/parquet/encode.ts"

@@ -11,7 +11,7 @@
  */
 import { createHash } from "node:crypto"
 import postgres from "postgres"
-import { BufferPool } from "../src/pg/batch.ts"
+import { BufferPool } from "../src/buffer-pool.ts"
 import { decodeCopyBinary } from "../src/pg/copy.ts"
 import { copyInSnapshot } from "../src/pg/fingerprint.ts"
 import { describeTable } from "../src/pg/schema.ts"

@@ -13,7 +13,7 @@ import {
   encodeParquetFiles,
   encodeParquetPieces,
 } from "../src/parquet/encode.ts"
-import { PieceBuffers } from "../src/parquet/pieces.ts"
+import { BufferPool } from "../src/buffer-pool.ts"
 import {
   encodeParquetFilesThreaded,
   encodeParquetPiecesThreaded,
@@ -228,7 +228,7 @@ describe("encodeParquetFilesThreaded", () => {
   it("reuses given buffers for later pieces, byte for byte the same files", async () => {
     const opts = { ...OPTIONS, chunkSize: 2000, rowGroupSize: 300 }
     const whole = await wholeFiles(opts)
-    const buffers = new PieceBuffers()
+    const buffers = new BufferPool(4)
     const seen = new Set<ArrayBufferLike>()
     let reused = 0
     const joined: Uint8Array[][] = []
@@ -239,7 +239,7 @@ describe("encodeParquetFilesThreaded", () => {
       ;(joined[p.part] ??= []).push(p.bytes.slice())
       // scribbled over, as a reused buffer is before it is written again: no stale byte may show
       new Uint8Array(p.bytes.buffer).fill(0xee)
-      buffers.give(p.bytes.buffer as ArrayBuffer)
+      buffers.give([p.bytes.buffer as ArrayBuffer])
     }
     assert.ok(reused > 10, `${reused} pieces written into a given buffer`)
     joined.forEach((pieces, i) => assert.deepEqual(Buffer.concat(pieces), Buffer.from(whole[i]!.bytes)))

@@ -7,7 +7,7 @@
 import { CompactError } from "../errors.ts"
 import type { ColumnBatch } from "../pg/batch.ts"
 import { type EncodeOptions, encodeParquetPieces } from "./encode.ts"
-import { PieceBuffers } from "./pieces.ts"
+import { BufferPool } from "../buffer-pool.ts"
 import { type FromWorker, reviveBatch, type ToWorker, transferList } from "./threaded.ts"
 
 /** The worker's global scope, typed the same under Bun and Deno. */
@@ -20,13 +20,14 @@ let begin: (opts: EncodeOptions) => void = () => {}
 const options = new Promise<EncodeOptions>((resolve) => (begin = resolve))
 let ended = false
 let wake: (() => void) | undefined
-const buffers = new PieceBuffers() // of pieces the main thread is done with
+// pieces in flight: the one being written, two waiting, one being stored
+const buffers = new BufferPool(4) // of pieces the main thread is done with
 
 port.onmessage = (event) => {
   const m = event.data
   if ("start" in m) begin(m.start)
   else if ("batch" in m) queue.push(reviveBatch(m.batch))
-  else if ("reuse" in m) return buffers.give(m.reuse) // wakes nothing: no batch came
+  else if ("reuse" in m) return buffers.give([m.reuse]) // wakes nothing: no batch came
   else ended = true
   wake?.()
   wake = undefined

@@ -17,7 +17,8 @@ import { CompactError } from "../errors.ts"
 import type { ColumnBatch } from "../pg/batch.ts"
 import type { ColumnSpec } from "../pg/schema.ts"
 import { type EncodeOptions, FileEncoder } from "./file-encoder.ts"
-import { type EncodedFile, type FilePiece, joinPieces, type PieceBuffers } from "./pieces.ts"
+import type { BufferPool } from "../buffer-pool.ts"
+import { type EncodedFile, type FilePiece, joinPieces } from "./pieces.ts"
 
 export type { EncodedFile, FilePiece } from "./pieces.ts"
 export type { EncodeOptions } from "./file-encoder.ts"
@@ -47,7 +48,7 @@ export async function* encodeParquetPieces(
   batches: AsyncIterable<ColumnBatch>,
   opts: EncodeOptions,
   done: (batch: ColumnBatch) => void = () => {},
-  buffers?: PieceBuffers,
+  buffers?: BufferPool,
 ): AsyncGenerator<FilePiece> {
   const { columns, chunkSize, rowGroupSize } = opts
   for (const [name, value] of [["chunkSize", chunkSize], ["rowGroupSize", rowGroupSize]] as const) {

@@ -11,7 +11,8 @@ import { CREATED_BY } from "../version.ts"
 import { writeColumnChunk } from "./chunk.ts"
 import { type LeafType, leafType, toLeaf } from "./leaf.ts"
 import { PackedList } from "./packed.ts"
-import { type FilePiece, type PieceBuffers, PieceWriter } from "./pieces.ts"
+import type { BufferPool } from "../buffer-pool.ts"
+import { type FilePiece, PieceWriter } from "./pieces.ts"
 import { Gatherer } from "./gather.ts"
 import { blockRange, type Segment } from "./rows.ts"
 import { parquetSchema, type UuidAs } from "./schema.ts"
@@ -51,7 +52,7 @@ export class FileEncoder {
   /** Bytes of a piece, about: the next file's sink starts at the last one's. */
   #sizeHint = 1 << 20
   #writer: PieceWriter | undefined
-  readonly #buffers: PieceBuffers | undefined
+  readonly #buffers: BufferPool | undefined
   #parquet: ParquetWriter | undefined
   #plain: boolean[] = []
   #segments: Segment[] = []
@@ -70,7 +71,7 @@ export class FileEncoder {
     opts: EncodeOptions,
     blockIndex: number,
     done: (batch: ColumnBatch) => void,
-    buffers: PieceBuffers | undefined,
+    buffers: BufferPool | undefined,
   ) {
     this.#done = done
     this.#buffers = buffers

@@ -6,6 +6,7 @@
  * would have held.
  */
 import { ByteWriter } from "hyparquet-writer"
+import type { BufferPool } from "../buffer-pool.ts"
 
 /** What a file's last piece says about the whole file. */
 export interface FileEnd {
@@ -67,35 +68,6 @@ export function concatBytes(parts: readonly Uint8Array[]): Uint8Array {
 /** Bytes of each further block when a piece outgrows its first one. */
 const BLOCK_BYTES = 1 << 23
 
-/** Buffers kept for reuse: pieces in flight are the one being written, two waiting, one being stored. */
-const KEEP_BUFFERS = 4
-
-/**
- * Buffers of pieces the consumer is done with (FilePiece.release), to write the next pieces into: a
- * reused buffer costs no fresh pages, which the kernel must fault in and zero (with 10,000-row
- * files that was the encoder thread's costliest copy, ~0.1 µs per log row).
- */
-export class PieceBuffers {
-  #free: ArrayBuffer[] = []
-
-  /** Keeps a buffer for reuse (the most recent few). */
-  give(buffer: ArrayBuffer): void {
-    if (buffer.byteLength === 0) return
-    this.#free.push(buffer)
-    if (this.#free.length > KEEP_BUFFERS) this.#free.shift()
-  }
-
-  /** A kept buffer of `bytes` to twice that (the smallest such), else a new one; not zeroed. */
-  take(bytes: number): ArrayBuffer {
-    let best = -1
-    for (let i = 0; i < this.#free.length; i++) {
-      const size = this.#free[i]!.byteLength
-      if (size >= bytes && size <= 2 * bytes && (best < 0 || size < this.#free[best]!.byteLength)) best = i
-    }
-    return best < 0 ? new ArrayBuffer(bytes) : this.#free.splice(best, 1)[0]!
-  }
-}
-
 /**
  * A ByteWriter whose bytes are taken away in pieces. It grows by adding blocks (the first as big as
  * the size hint, then 8 MiB each) instead of doubling and copying; a piece within the hint (1.1 × the
@@ -104,10 +76,10 @@ export class PieceBuffers {
 export class PieceWriter extends ByteWriter {
   readonly #blocks: Uint8Array<ArrayBuffer>[] = []
   #hint: number
-  readonly #buffers: PieceBuffers | undefined
+  readonly #buffers: BufferPool | undefined
 
   /** `hint`: bytes of a piece, about (the first buffer's size); `buffers`: where buffers come from. */
-  constructor(hint = 1 << 20, buffers?: PieceBuffers) {
+  constructor(hint = 1 << 20, buffers?: BufferPool) {
     super(0)
     this.#hint = hint
     this.#buffers = buffers

@@ -2,6 +2,7 @@
  * Column batches built row by row from binary COPY fields, in the form hyparquet-writer takes
  * for the schema of parquetSchema().
  */
+import type { BufferPool } from "../buffer-pool.ts"
 import type { PackedList } from "../columns.ts"
 import { ListBuilder, packsList } from "./lists.ts"
 import type { ColumnSpec } from "./schema.ts"
@@ -113,33 +114,6 @@ export class ByteColumn {
     values.forEach((v, i) => v && bytes.set(v, offsets[i]!))
     const nulls = values.includes(null) ? Uint8Array.from(values, (v) => (v === null ? 1 : 0)) : undefined
     return new ByteColumn(bytes, offsets, nulls)
-  }
-}
-
-/**
- * ArrayBuffers to build batches in, handed back by the consumer once it is done with a batch
- * (encodeParquetFilesThreaded() returns them from its worker): reused buffers cost no fresh pages,
- * which the kernel must fault in and zero (~0.2 s per million log rows), and leave no garbage.
- */
-export class BufferPool {
-  #free: ArrayBuffer[] = []
-
-  /** Keeps buffers for reuse (at most 64: batches of one shape hold ~3 per column). */
-  give(buffers: readonly ArrayBuffer[]): void {
-    this.#free.push(...buffers)
-    if (this.#free.length > 64) this.#free.splice(0, this.#free.length - 64)
-  }
-
-  /** A kept buffer of `bytes` to twice that plus 4 KiB (the smallest such), else a new one; not zeroed. */
-  take(bytes: number): ArrayBuffer {
-    let best = -1
-    for (let i = 0; i < this.#free.length; i++) {
-      const size = this.#free[i]!.byteLength
-      if (size >= bytes && size <= 2 * bytes + 4096 && (best < 0 || size < this.#free[best]!.byteLength)) {
-        best = i
-      }
-    }
-    return best < 0 ? new ArrayBuffer(bytes) : this.#free.splice(best, 1)[0]!
   }
 }
 

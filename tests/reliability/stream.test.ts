@@ -16,7 +16,7 @@ import { lineLogger } from "../../src/log.ts"
 import { TEMP_FOLDER } from "../../src/store/local.ts"
 import { S3Store } from "../../src/store/s3.ts"
 import type { ObjectStore } from "../../src/store/store.ts"
-import { testS3Client, testServices } from "../env.ts"
+import { smallPartStore as smallParts, testS3Client, testServices } from "../env.ts"
 import { checkInvariants } from "./invariants.ts"
 import { CHAIN, closeLib, hotRows, makeWorld, runCli, spawnCli, withDeadline, type World } from "./lib.ts"
 
@@ -45,13 +45,7 @@ const bucketOf = (w: World) => w.dest.slice("s3://".length).split("/")[0]!
 
 /** S3 with S3's smallest parts, so files past 5 MiB stream in several parts. */
 function smallPartStore(w: World): S3Store {
-  const store = new S3Store({
-    bucket: bucketOf(w),
-    endpoint: services.s3.endpoint,
-    region: services.s3.region,
-    forcePathStyle: true,
-    multipartThreshold: 5 * MIB,
-  })
+  const store = smallParts(bucketOf(w), services)
   stores.push(store)
   return store
 }
