@@ -15,7 +15,13 @@ import {
 } from "./core/manifest.ts"
 import { manifestKey } from "./core/naming.ts"
 import { advisoryLock, type Sql } from "./pg/hot.ts"
-import { ConditionFailed, type ObjectInfo, type ObjectStore } from "./store/store.ts"
+import {
+  ConditionFailed,
+  type ObjectInfo,
+  type ObjectStore,
+  type ObjectTail,
+  readTail,
+} from "./store/store.ts"
 import { readManifest } from "./manifest-io.ts"
 import type { Logger } from "./log.ts"
 import { VERSION } from "./version.ts"
@@ -118,15 +124,14 @@ export async function verifyPartition(
   if (!found || serializePartition(found) !== serializePartition(partition)) {
     throw fail("the manifest read back does not hold the partition as committed")
   }
-  // sizes and footers a few files at a time (two round trips each on S3); whole files one at a time
+  // size and footer of a few files at a time (one GET of its end each on S3); whole files one at a time
   await mapLimit(partition.files, VERIFY_CONCURRENCY, async (file) => {
-    const info = await store.head(file.key)
-    if (!info || info.size !== file.bytes) {
-      throw fail(`"${file.key}" has ${info?.size ?? "no"} bytes, not ${file.bytes}`)
+    const tail = await readTail(store, file.key, FOOTER_BYTES)
+    if (!tail || tail.size !== file.bytes) {
+      throw fail(`"${file.key}" has ${tail?.size ?? "no"} bytes, not ${file.bytes}`)
     }
-    // a footer is a few KiB: 64 KiB of the file's end, not hyparquet's default 512 (it reads more if needed)
-    const footer = { initialFetchSize: 64 * 1024 }
-    const metadata = await parquetMetadataAsync(await objectBuffer(store, file.key, info), footer).catch(
+    const footer = { initialFetchSize: FOOTER_BYTES }
+    const metadata = await parquetMetadataAsync(tailBuffer(store, file.key, tail), footer).catch(
       (cause) => {
         // a read that failed is worth retrying; only bytes that are not a footer are an integrity problem
         if (cause instanceof CompactError) throw cause
@@ -146,6 +151,23 @@ export async function verifyPartition(
 
 /** Files whose size and footer are read back at once by verifyPartition(). */
 const VERIFY_CONCURRENCY = 8
+
+/** A footer is a few KiB: 64 KiB of a file's end, not hyparquet's default 512 (it reads more if needed). */
+const FOOTER_BYTES = 64 * 1024
+
+/** A hyparquet AsyncBuffer over an object whose end was read: slices of it cost no request. */
+function tailBuffer(store: ObjectStore, key: string, tail: ObjectTail) {
+  const from = tail.size - tail.bytes.length
+  return {
+    byteLength: tail.size,
+    slice: async (start: number, end = tail.size) => {
+      const bytes = start >= from
+        ? tail.bytes.subarray(start - from, end - from)
+        : await store.getRange(key, start, end)
+      return bytes.slice().buffer as ArrayBuffer
+    },
+  }
+}
 
 /**
  * A hyparquet AsyncBuffer over an object, fetching only the byte ranges asked for; `known` is the

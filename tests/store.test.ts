@@ -7,15 +7,22 @@ import { join } from "node:path"
 import { CompactError } from "../src/errors.ts"
 import { LocalStore, TEMP_FOLDER } from "../src/store/local.ts"
 import { S3Store } from "../src/store/s3.ts"
-import { ConditionFailed, type ObjectStore } from "../src/store/store.ts"
+import { ConditionFailed, type ObjectStore, readTail } from "../src/store/store.ts"
+import { createHash } from "node:crypto"
 import { freshBucket } from "./helpers.ts"
-import { smallPartStore } from "./env.ts"
+import { smallPartStore, testServices } from "./env.ts"
 
 const bytes = (text: string) => new TextEncoder().encode(text)
+const sha256 = (body: Uint8Array) => createHash("sha256").update(body).digest("hex")
 
 const stores: [string, () => Promise<ObjectStore>][] = [
   ["local folder", async () => new LocalStore(await mkdtemp(join(tmpdir(), "store-")))],
   ["S3 (radosgw)", async () => (await freshBucket()).store],
+  ["S3 (radosgw), SDK requests only", async () => {
+    const { bucket } = await freshBucket()
+    const { endpoint, region } = testServices().s3
+    return new S3Store({ bucket, endpoint, region, forcePathStyle: true, directRequests: false })
+  }],
 ]
 
 for (const [name, open] of stores) {
@@ -38,6 +45,37 @@ for (const [name, open] of stores) {
       await store.delete("a/missing.txt")
       assert.deepEqual(await store.list("a/"), ["a/bb/d.txt", "a/c.txt"])
       assert.equal(await store.abortIncompleteUploads("a/"), 0)
+    })
+
+    it("reads an object's size and last bytes at once, for any size against the length asked", async () => {
+      const store = await open()
+      for (const size of [0, 1, 9, 10, 11, 70_000]) {
+        const body = new Uint8Array(size).map((_, i) => (i * 37 + size) & 0xff)
+        await store.put(`t/${size}.bin`, body)
+        for (const length of [1, 10, 65_536]) {
+          const tail = await readTail(store, `t/${size}.bin`, length)
+          assert.equal(tail?.size, size, `size ${size}, last ${length}`)
+          assert.deepEqual(
+            tail?.bytes,
+            body.subarray(Math.max(0, size - length)),
+            `size ${size}, last ${length}`,
+          )
+        }
+      }
+      assert.equal(await readTail(store, "t/missing.bin", 10), undefined)
+    })
+
+    it("keeps keys with spaces, non-ASCII and reserved characters apart, by every request", async () => {
+      const store = await open()
+      const key = "p re/ü!'()*~+=,;@$&:/f x(1).parquet"
+      const body = bytes("content-addressed")
+      assert.equal(await store.putIfAbsent(key, body, sha256(body)), "created")
+      assert.equal(await store.putIfAbsent(key, body, sha256(body)), "exists")
+      assert.deepEqual((await store.get(key))?.bytes, body)
+      assert.deepEqual((await readTail(store, key, 5))?.bytes, bytes("essed"))
+      await store.put("p re/ü!'()*~+=,;@$&:/f x(2).parquet", bytes("other"))
+      assert.deepEqual(await store.list("p re/"), [key, "p re/ü!'()*~+=,;@$&:/f x(2).parquet"])
+      assert.equal((await store.head("p re/ü!'()*~+=,;@$&:/f x(1)"))?.size, undefined)
     })
 
     it("honours If-None-Match and If-Match", async () => {

@@ -3,7 +3,8 @@
  * arriving (idle longer than a bound) and a body that ends short of its Content-Length. Both throw
  * a {@link BodyFault}, which S3Store retries a bounded number of times.
  */
-import { idleTimer } from "../deadline.ts"
+import { idleTimer, sleep } from "../deadline.ts"
+import { CompactError } from "../errors.ts"
 
 /** A response body that broke off: reset, stalled or shorter than announced. */
 export class BodyFault extends Error {
@@ -64,4 +65,33 @@ function checkLength(bytes: Uint8Array, expected: number | undefined): Uint8Arra
     throw new BodyFault(`the body ended after ${bytes.length} of ${expected} bytes`)
   }
   return bytes
+}
+
+/**
+ * Runs `get` (a request; undefined when there is nothing to read) and reads its body whole, again
+ * while the body breaks off, up to `attempts` times with a growing pause; then RETRYABLE, naming `what`.
+ */
+export async function readWhole<T extends { Body?: unknown; ContentLength?: number | undefined }>(
+  get: () => Promise<T | undefined>,
+  idleMs: number,
+  attempts: number,
+  what: string,
+): Promise<{ bytes: Uint8Array; answer: T } | undefined> {
+  for (let attempt = 1;; attempt++) {
+    const answer = await get()
+    if (!answer) return undefined
+    try {
+      return { bytes: await readBody(answer.Body, idleMs, answer.ContentLength), answer }
+    } catch (error) {
+      if (!(error instanceof BodyFault)) throw error
+      if (attempt >= attempts) {
+        throw new CompactError(
+          "RETRYABLE",
+          `Cannot ${what}: ${error.message}, ${attempt} times in a row; nothing was changed, it is worth retrying`,
+          { cause: error },
+        )
+      }
+      await sleep(100 * 2 ** attempt) // ms
+    }
+  }
 }

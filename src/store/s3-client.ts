@@ -29,12 +29,20 @@ export interface S3Options {
   readonly requestTimeout?: number
   /** Milliseconds a connection may stay silent, also while a body streams (default 30 s). */
   readonly idleTimeout?: number
+  /**
+   * Send the once-per-file PUT and read-back as signed fetches past the SDK's middleware (default
+   * true; see s3-direct.ts).
+   */
+  readonly directRequests?: boolean
   /** Reads of a GET whose body breaks off, first included (default 4). */
   readonly bodyAttempts?: number
 }
 
 /** Milliseconds a connection may stay silent by default. */
 export const IDLE_TIMEOUT_MS = 30_000
+
+/** Milliseconds from sending a request to its response headers by default. */
+export const REQUEST_TIMEOUT_MS = 120_000
 
 /** A client for the options; credentials not given come from the SDK's default chain. */
 export function s3Client(options: S3Options): S3Client {
@@ -47,7 +55,7 @@ export function s3Client(options: S3Options): S3Client {
     retryMode: "standard",
     requestHandler: new NodeHttpHandler({
       connectionTimeout: options.connectionTimeout ?? 5_000,
-      requestTimeout: options.requestTimeout ?? 120_000,
+      requestTimeout: options.requestTimeout ?? REQUEST_TIMEOUT_MS,
       throwOnRequestTimeout: true, // else it only logs a warning and waits on
       socketTimeout: options.idleTimeout ?? IDLE_TIMEOUT_MS,
     }),
@@ -64,15 +72,20 @@ export function s3Client(options: S3Options): S3Client {
  * verified end to end against the hash the object is named by, with no Content-MD5 to compute.
  */
 export function presetPayloadHash(command: PutObjectCommand, sha256: string): PutObjectCommand {
-  if (!/^[0-9a-f]{64}$/.test(sha256)) {
-    throw new Error(`Cannot send "${sha256}" as a sha256: not 64 hex digits`)
-  }
+  checkSha256(sha256)
   command.middlewareStack.add((next) => (args) => {
     const headers = (args.request as { headers?: Record<string, string> }).headers
     if (headers) headers["x-amz-content-sha256"] = sha256
     return next(args)
   }, { step: "build", name: "presetPayloadHash" })
   return command
+}
+
+/** Throws unless `sha256` is what `x-amz-content-sha256` takes: 64 lowercase hex digits. */
+export function checkSha256(sha256: string): void {
+  if (!/^[0-9a-f]{64}$/.test(sha256)) {
+    throw new Error(`Cannot send "${sha256}" as a sha256: not 64 hex digits`)
+  }
 }
 
 /**

@@ -18,19 +18,21 @@ import {
   type S3Client,
 } from "@aws-sdk/client-s3"
 import { CompactError } from "../errors.ts"
-import { sleep } from "../deadline.ts"
-import { BodyFault, readBody } from "./body.ts"
+import { readWhole } from "./body.ts"
 import { checkBucket, IDLE_TIMEOUT_MS, presetPayloadHash, s3Client, type S3Options } from "./s3-client.ts"
 import { httpStatus, isNoSuchKey, s3Failure } from "./s3-errors.ts"
 import { abortUploads, md5Base64, putMultipart } from "./s3-multipart.ts"
+import { DirectS3 } from "./s3-direct.ts"
 import { S3Writer } from "./s3-stream.ts"
 import {
   bareEtag,
   ConditionFailed,
   type ObjectInfo,
   type ObjectStore,
+  type ObjectTail,
   type ObjectWriter,
   type PutOptions,
+  tailByRange,
 } from "./store.ts"
 
 export type { S3Options } from "./s3-client.ts"
@@ -48,7 +50,9 @@ export class S3Store implements ObjectStore {
   readonly #partConcurrency: number
   readonly #idleTimeout: number
   readonly #bodyAttempts: number
+  readonly #options: S3Options
   #checked: Promise<void> | undefined
+  #direct: Promise<DirectS3 | undefined> | undefined
   /**
    * A part: a file held until then goes in one PUT; a bigger one streams, which costs a copy on the
    * server but holds a part, not up to the multipart threshold (64 MiB), of each file in memory.
@@ -66,6 +70,14 @@ export class S3Store implements ObjectStore {
     this.#where = options.endpoint ? ` at ${options.endpoint}` : ""
     this.description = `s3://${options.bucket}${this.#where}`
     this.#client = s3Client(options)
+    this.#options = options
+  }
+
+  /** The signed-fetch path for the once-per-file requests (see s3-direct.ts), when the bucket allows it. */
+  #directPath(): Promise<DirectS3 | undefined> {
+    // where it cannot be set up, the SDK makes those requests too (and reports what is wrong)
+    this.#direct ??= DirectS3.forStore(this.#client, this.#options).catch(() => undefined)
+    return this.#direct
   }
 
   /**
@@ -116,34 +128,27 @@ export class S3Store implements ObjectStore {
   }
 
   /** GET with the body read whole; a body that breaks off is read again up to `bodyAttempts` times. */
-  async #read(
-    key: string,
-    range: string | undefined,
-  ): Promise<{ bytes: Uint8Array; etag: string } | undefined> {
+  async #read(key: string, range: string | undefined) {
     const input = { Bucket: this.#bucket, Key: key, ...(range ? { Range: range } : {}) }
-    for (let attempt = 1;; attempt++) {
-      let out
-      try {
-        out = await this.#send(`read "${key}"`, (c) => c.send(new GetObjectCommand(input)), false, key)
-      } catch (error) {
+    const get = () =>
+      this.#send(`read "${key}"`, (c) => c.send(new GetObjectCommand(input)), false, key).catch((error) => {
         if (isNoSuchKey(error)) return undefined
         throw error
-      }
-      try {
-        const bytes = await readBody(out.Body, this.#idleTimeout, out.ContentLength)
-        return { bytes, etag: bareEtag(out.ETag ?? "") }
-      } catch (error) {
-        if (!(error instanceof BodyFault)) throw error
-        if (attempt >= this.#bodyAttempts) {
-          throw new CompactError(
-            "RETRYABLE",
-            `Cannot read "${key}" from bucket "${this.#bucket}": ${error.message}, ${attempt} times in a row; ` +
-              "nothing was changed, it is worth retrying",
-            { cause: error },
-          )
-        }
-        await sleep(100 * 2 ** attempt) // ms
-      }
+      })
+    const what = `read "${key}" from bucket "${this.#bucket}"`
+    const read = await readWhole(get, this.#idleTimeout, this.#bodyAttempts, what)
+    return read && { bytes: read.bytes, etag: bareEtag(read.answer.ETag ?? "") }
+  }
+
+  /** Size and last bytes in one ranged GET: how the read-back after a commit checks each file. */
+  async tail(key: string, length: number): Promise<ObjectTail | undefined> {
+    const direct = await this.#directPath()
+    if (!direct) return await tailByRange(this, key, length)
+    try {
+      return await this.#send(`read "${key}"`, () => direct.tail(key, length), false, key)
+    } catch (error) {
+      if (isNoSuchKey(error)) return undefined
+      throw error
     }
   }
 
@@ -216,9 +221,15 @@ export class S3Store implements ObjectStore {
       ...(options.ifMatch !== undefined ? { IfMatch: bareEtag(options.ifMatch) } : {}),
       ...(options.ifNoneMatch ? { IfNoneMatch: options.ifNoneMatch } : {}),
     }
+    const conditional = options.ifMatch !== undefined || options.ifNoneMatch !== undefined
+    const direct = sha256 && options.ifMatch === undefined ? await this.#directPath() : undefined
+    if (direct && sha256) {
+      const put = () => direct.put(key, body, sha256, input.ContentType, options.ifNoneMatch !== undefined)
+      const out = await this.#send(`write "${key}"`, put, conditional, key)
+      return { etag: bareEtag(out.etag) }
+    }
     const command = new PutObjectCommand(input)
     if (sha256) presetPayloadHash(command, sha256)
-    const conditional = options.ifMatch !== undefined || options.ifNoneMatch !== undefined
     const out = await this.#send(`write "${key}"`, (c) => c.send(command), conditional, key)
     return { etag: bareEtag(out.ETag ?? "") }
   }

@@ -65,6 +65,8 @@ export interface ObjectStore {
   /** Bytes `[start, end)` of an object (end exclusive). */
   getRange(key: string, start: number, end: number): Promise<Uint8Array>
   head(key: string): Promise<ObjectInfo | undefined>
+  /** An object's size and last `length` bytes in one request, where the store can (see readTail()). */
+  tail?(key: string, length: number): Promise<ObjectTail | undefined>
   /** Writes the whole body, verified by the server (Content-MD5 on S3). */
   put(key: string, body: Uint8Array, options?: PutOptions): Promise<{ etag: string }>
   /**
@@ -103,6 +105,35 @@ export interface ObjectStore {
    * prefix runs (under the partition's lock): it also removes a running writer's upload.
    */
   abortIncompleteUploads(prefix: string): Promise<number>
+}
+
+/** An object's last bytes and its size, read at once. */
+export interface ObjectTail {
+  readonly size: number
+  /** The last min(length asked for, size) bytes. */
+  readonly bytes: Uint8Array
+  readonly etag: string
+}
+
+/**
+ * The last `length` bytes of an object and its size, or undefined when it is missing: one request
+ * where the store has tail(), else {@link tailByRange}.
+ */
+export async function readTail(
+  store: ObjectStore,
+  key: string,
+  length: number,
+): Promise<ObjectTail | undefined> {
+  return await (store.tail ? store.tail(key, length) : tailByRange(store, key, length))
+}
+
+/** An object's tail by a head() and a getRange(). */
+export async function tailByRange(store: ObjectStore, key: string, length: number) {
+  const info = await store.head(key)
+  if (!info) return undefined
+  const start = Math.max(0, info.size - length)
+  const bytes = info.size ? await store.getRange(key, start, info.size) : new Uint8Array(0)
+  return { size: info.size, bytes, etag: info.etag }
 }
 
 /** Strips the quotes S3 puts around ETags, so ETags compare and send the same everywhere. */

@@ -9,6 +9,7 @@ import assert from "node:assert/strict"
 import { CreateMultipartUploadCommand, ListMultipartUploadsCommand, S3Client } from "@aws-sdk/client-s3"
 import { CompactError, exitCodeOf } from "../../src/errors.ts"
 import { S3Store } from "../../src/store/s3.ts"
+import { createHash } from "node:crypto"
 import { testServices } from "../env.ts"
 import { freshBucket } from "../helpers.ts"
 import { faultReport, timed } from "./common.ts"
@@ -44,6 +45,7 @@ function proxiedStore(
 }
 
 const body = new Uint8Array(200_000).map((_, i) => (i * 31) & 0xff)
+const sha256 = (bytes: Uint8Array) => createHash("sha256").update(bytes).digest("hex")
 
 describe("S3 faults, one at a time: retried to success", () => {
   const ops: [string, string, string, (s: S3Store) => Promise<unknown>, (v: unknown) => void][] = [
@@ -76,6 +78,29 @@ describe("S3 faults, one at a time: retried to success", () => {
       (v) => assert.ok((v as { etag: string }).etag),
     ],
     ["list", "GET", "list-type", (s) => s.list("f/"), (v) => assert.deepEqual(v, ["f/obj.bin"])],
+    // the once-per-file requests, sent as signed fetches (s3-direct.ts)
+    [
+      "tail",
+      "GET",
+      "obj.bin",
+      (s) => s.tail("f/obj.bin", 70_000),
+      (v) => {
+        assert.equal((v as { size: number }).size, body.length)
+        assert.deepEqual((v as { bytes: Uint8Array }).bytes, body.subarray(-70_000))
+      },
+    ],
+    [
+      "putIfAbsent",
+      "PUT",
+      "new.bin",
+      async (s) => [await s.putIfAbsent("g/new.bin", body, sha256(body)), await s.get("g/new.bin")],
+      (v) => {
+        // a PUT that reached S3 before the fault is answered 412 when retried: then it exists
+        const [outcome, read] = v as [string, { bytes: Uint8Array }]
+        assert.match(outcome, /^(created|exists)$/)
+        assert.deepEqual(read.bytes, body)
+      },
+    ],
   ]
   for (const fault of FAULTS) {
     it(`${fault}: every operation succeeds after a retry, within 8 s`, async () => {
@@ -84,8 +109,11 @@ describe("S3 faults, one at a time: retried to success", () => {
       const store = proxiedStore(bucket)
       await store.put("f/obj.bin", body)
       for (const [name, method, path, run, check] of ops) {
+        if (name === "putIfAbsent") await store.delete("g/new.bin")
         // the answers to HEAD and PUT have no body to stall or cut short
-        if ((fault === "stallBody" || fault === "truncate") && (name === "head" || name === "put")) continue
+        if (
+          (fault === "stallBody" || fault === "truncate") && ["head", "put", "putIfAbsent"].includes(name)
+        ) continue
         proxy.reset()
         proxy.script(method, path, [fault])
         const { value, error, ms } = await timed(() => run(store))
@@ -101,12 +129,28 @@ describe("S3 faults, one at a time: retried to success", () => {
   }
 })
 
+describe("the once-per-file requests", () => {
+  it("are one request each: a new file's PUT, and the GET of a file's end that gives its size", async () => {
+    const { bucket } = await freshBucket()
+    const store = proxiedStore(bucket)
+    await store.put("f/obj.bin", body) // the bucket check (a LIST) and one PUT
+    proxy.reset()
+    assert.equal(await store.putIfAbsent("f/new.bin", body, sha256(body)), "created")
+    assert.equal((await store.tail("f/new.bin", 1000))?.size, body.length)
+    assert.deepEqual(proxy.seen.map((r) => `${r.method} ${r.path.split("?")[0]}`), [
+      `PUT /${bucket}/f/new.bin`,
+      `GET /${bucket}/f/new.bin`,
+    ])
+    store.close()
+  })
+})
+
 describe("S3 faults that persist: RETRYABLE within a bound", () => {
   for (const fault of FAULTS) {
     // a PUT's answer has no body to break off
     const ops = fault === "stallBody" || fault === "truncate"
-      ? ["get", "getRange"] as const
-      : ["get", "getRange", "put"] as const
+      ? ["get", "getRange", "tail"] as const
+      : ["get", "getRange", "tail", "put", "putIfAbsent"] as const
     for (const op of ops) {
       it(`${fault} on every ${op}: RETRYABLE (exit 1) within 25 s, no advice to restore`, async () => {
         proxy.reset()
@@ -114,13 +158,18 @@ describe("S3 faults that persist: RETRYABLE within a bound", () => {
         const store = proxiedStore(bucket)
         await store.put("f/manifest.json", body)
         proxy.reset()
-        proxy.script(op === "put" ? "PUT" : "GET", "manifest.json", Array(30).fill(fault))
+        const put = op === "put" || op === "putIfAbsent"
+        proxy.script(put ? "PUT" : "GET", put ? "json" : "manifest.json", Array(30).fill(fault))
         const { error, ms } = await timed<unknown>(() =>
           op === "get"
             ? store.get("f/manifest.json")
             : op === "getRange"
-            ? store.getRange("f/manifest.json", 100, 150_000) // as verification reads footers
-            : store.put("f/manifest.json", body)
+            ? store.getRange("f/manifest.json", 100, 150_000)
+            : op === "tail"
+            ? store.tail("f/manifest.json", 65_536) // as verification reads footers
+            : op === "put"
+            ? store.put("f/manifest.json", body)
+            : store.putIfAbsent("f/new.json", body, sha256(body))
         )
         const outcome = error instanceof CompactError
           ? `${error.code} (exit ${exitCodeOf(error)})`
