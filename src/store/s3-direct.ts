@@ -69,6 +69,9 @@ export class DirectS3 {
     endpoint: string | undefined,
     bounds: DirectBounds,
   ): Promise<DirectS3 | undefined> {
+    // Bun's and Deno's fetch take HTTP(S)_PROXY from the environment, the SDK's node:http handler does
+    // not: where one is set, the SDK sends these requests too, so every request goes the same way
+    if (PROXY_VARIABLES.some((name) => process.env[name])) return undefined
     const config = client.config
     const resolved = config.endpointProvider({
       Bucket: bucket,
@@ -234,6 +237,7 @@ function retryKind(error: unknown): "throttled" | "transient" | undefined {
   return undefined
 }
 
+const PROXY_VARIABLES = ["HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy", "ALL_PROXY", "all_proxy"]
 const THROTTLING = new Set([
   "SlowDown",
   "Throttling",

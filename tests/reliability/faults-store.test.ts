@@ -143,6 +143,24 @@ describe("the once-per-file requests", () => {
     ])
     store.close()
   })
+
+  it("go through the SDK like every other request where HTTP(S)_PROXY is set (fetch would take it)", async () => {
+    const { bucket } = await freshBucket()
+    const saved = process.env.HTTP_PROXY
+    process.env.HTTP_PROXY = "http://127.0.0.1:1" // nothing listens: a request sent there fails
+    try {
+      const store = proxiedStore(bucket)
+      await store.put("f/obj.bin", body)
+      proxy.reset()
+      assert.equal(await store.putIfAbsent("f/new.bin", body, sha256(body)), "created")
+      assert.equal((await store.tail("f/new.bin", 1000))?.size, body.length)
+      assert.deepEqual(proxy.seen.map((r) => r.method), ["PUT", "HEAD", "GET"])
+      store.close()
+    } finally {
+      if (saved === undefined) delete process.env.HTTP_PROXY
+      else process.env.HTTP_PROXY = saved
+    }
+  })
 })
 
 describe("S3 faults that persist: RETRYABLE within a bound", () => {
