@@ -202,6 +202,44 @@ describe("FINDING: a 3xx answer (S3's 307 TemporaryRedirect)", () => {
   })
 })
 
+describe("FINDING: HTTP_PROXY in the environment (the SDK's node:http ignores it, fetch honours it)", () => {
+  it("the direct PUT and tail take the SDK's route: straight to the endpoint", async () => {
+    const seen: string[] = []
+    const upstream = new URL(services.s3.endpoint)
+    const forwarder = createServer((req, res) => {
+      seen.push(`${req.method} ${req.url}`)
+      const path = new URL(req.url!, "http://x").pathname
+      const forward = request(
+        { ...hostOf(upstream), method: req.method, path, headers: req.headers },
+        (r) => {
+          res.writeHead(r.statusCode!, r.headers)
+          r.pipe(res)
+        },
+      )
+      req.pipe(forward)
+    })
+    await new Promise<void>((resolve) => forwarder.listen(0, "127.0.0.1", resolve))
+    process.env.HTTP_PROXY = `http://127.0.0.1:${(forwarder.address() as { port: number }).port}`
+    try {
+      const { bucket } = await freshBucket()
+      // "localhost": a name, as an endpoint usually is (not a loopback address a proxy might skip)
+      const endpoint = services.s3.endpoint.replace("127.0.0.1", "localhost")
+      const store = new S3Store({ bucket, endpoint, region: services.s3.region, forcePathStyle: true })
+      const body = bytes("x")
+      await store.put("sdk.bin", body)
+      assert.equal(await store.putIfAbsent("direct.bin", body, sha256(body)), "created")
+      assert.equal((await store.tail("direct.bin", 1))?.size, 1)
+      store.close()
+      // on 6e84a81: the proxy saw "PUT http://localhost:…/direct.bin" and "GET …/direct.bin"
+      assert.deepEqual(seen, [])
+    } finally {
+      delete process.env.HTTP_PROXY
+      forwarder.closeAllConnections()
+      forwarder.close()
+    }
+  })
+})
+
 describe("sound: the read-back of a file whose footer is longer than the 64 KiB tail", () => {
   it("verifyPartition reads the rest of the footer and checks its row count", async () => {
     const { store } = await freshBucket()
