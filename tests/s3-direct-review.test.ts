@@ -20,7 +20,8 @@ import { parseDestination } from "../src/destination.ts"
 import { CompactError, exitCodeOf } from "../src/errors.ts"
 import { S3Store } from "../src/store/s3.ts"
 import { cli, closeDatabases, freshBucket, s3Flags, seededWorld } from "./helpers.ts"
-import { testServices } from "./env.ts"
+import { testS3Client, testServices } from "./env.ts"
+import { DeleteBucketCommand } from "@aws-sdk/client-s3"
 
 const services = testServices()
 const sha256 = (body: Uint8Array) => createHash("sha256").update(body).digest("hex")
@@ -285,5 +286,32 @@ describe("sound: what the direct PUT sends", () => {
     assert.ok(error instanceof CompactError)
     assert.match(error.message, /XAmzContentSHA256Mismatch/)
     assert.equal(await store.head("w.bin"), undefined)
+  })
+})
+
+describe("sound: errors of the direct requests read as the SDK's", () => {
+  it("a bucket removed during a run: exit 2, one line naming it", async () => {
+    const lines: Record<string, string[]> = {}
+    for (const direct of [false, true]) {
+      const { bucket } = await freshBucket()
+      const { endpoint, region } = services.s3
+      const store = new S3Store({ bucket, endpoint, region, forcePathStyle: true, directRequests: direct })
+      await store.list("") // the bucket check, passed
+      await testS3Client().send(new DeleteBucketCommand({ Bucket: bucket }))
+      const body = bytes("x")
+      const put = await store.putIfAbsent("a.bin", body, sha256(body)).catch((e) => e)
+      const tail = await store.tail("a.bin", 1).catch((e) => e)
+      lines[direct ? "direct" : "sdk"] = [put, tail].map((e) =>
+        e instanceof Error ? `${exitCodeOf(e)} ${e.message.replaceAll(bucket, "B")}` : String(e)
+      )
+      store.close()
+    }
+    assert.equal(lines.direct![0], lines.sdk![0], "the PUT fails alike")
+    for (const line of lines.direct!) {
+      assert.match(line, /^2 Cannot use bucket "B": it does not exist at .*; create it/)
+    }
+    // the SDK path's tail is a HEAD, whose 404 has no body to tell bucket from key: "no object"
+    // (then verifyPartition says INTEGRITY, exit 4); the direct GET reads NoSuchBucket. Not new.
+    assert.equal(lines.sdk![1], "undefined")
   })
 })
