@@ -180,4 +180,11 @@ function checkPrefix(prefix: string): void {
       `Cannot use key prefix "${prefix}": it has a leading, trailing or double slash; write it like "cold" or "archive/cold", or "" for none`,
     )
   }
+  if (prefix.split("/").some((s) => s === "." || s === "..")) {
+    // URLs and paths resolve them away: the keys written and the keys recorded would differ
+    throw new CompactError(
+      "BAD_INPUT",
+      `Cannot use key prefix "${prefix}": it has a "." or ".." segment; name the folder, like "cold" or "archive/cold"`,
+    )
+  }
 }

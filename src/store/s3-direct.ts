@@ -15,6 +15,7 @@ import type { S3Client } from "@aws-sdk/client-s3"
 import { SignatureV4 } from "@smithy/signature-v4"
 import { sleep } from "../deadline.ts"
 import { BodyFault, readBody } from "./body.ts"
+import { answerError, isClockSkew, retryKind, S3ResponseError } from "./s3-answer.ts"
 import { checkSha256, IDLE_TIMEOUT_MS, REQUEST_TIMEOUT_MS, type S3Options } from "./s3-client.ts"
 import type { ObjectTail } from "./store.ts"
 
@@ -27,26 +28,29 @@ export interface DirectBounds {
   readonly idleTimeout: number
 }
 
-/** A failed answer, shaped like the SDK's service errors. */
-export class S3ResponseError extends Error {
-  readonly $metadata: { httpStatusCode: number }
-  constructor(status: number, code: string, message: string) {
-    super(message || `HTTP ${status}`)
-    this.name = code || "UnknownError"
-    this.$metadata = { httpStatusCode: status }
-  }
-}
-
 /** Signed requests to one bucket. */
 export class DirectS3 {
   readonly #signer: SignatureV4
   readonly #bucketUrl: URL
   readonly #bounds: DirectBounds
+  /** The client's config: its clock offset, which the SDK corrects from the server's Date. */
+  readonly #clock: { systemClockOffset: number }
 
-  private constructor(signer: SignatureV4, bucketUrl: URL, bounds: DirectBounds) {
+  private constructor(
+    signer: SignatureV4,
+    bucketUrl: URL,
+    bounds: DirectBounds,
+    clock: { systemClockOffset: number },
+  ) {
     this.#signer = signer
     this.#bucketUrl = bucketUrl
     this.#bounds = bounds
+    this.#clock = clock
+  }
+
+  /** Whether a fetch can name `key`: a URL's "." and ".." segments are resolved away, the SDK sends them. */
+  static names(key: string): boolean {
+    return !key.split("/").some((segment) => segment === "." || segment === "..")
   }
 
   /** The direct path for an S3Store's client and options, unless they turn it off. */
@@ -84,7 +88,14 @@ export class DirectS3 {
     })
     const scheme =
       (resolved.properties?.authSchemes as { name?: string; signingRegion?: string }[] | undefined)?.[0]
-    if (endpoint === undefined && config.isCustomEndpoint) return undefined // AWS_ENDPOINT_URL_S3 and such
+    if (endpoint === undefined && config.isCustomEndpoint) return undefined
+    // AWS_ENDPOINT_URL_S3, AWS_ENDPOINT_URL, endpoint_url: the SDK reads them at its first request only
+    if (
+      endpoint === undefined && !config.ignoreConfiguredEndpointUrls &&
+      await config.serviceConfiguredEndpoint?.()
+    ) {
+      return undefined
+    }
     if (!scheme || scheme.name !== "sigv4" || !scheme.signingRegion) return undefined
     const signer = new SignatureV4({
       credentials: config.credentials,
@@ -94,7 +105,7 @@ export class DirectS3 {
       uriEscapePath: false, // S3 signs the path as sent, encoded once
       applyChecksum: false,
     })
-    return new DirectS3(signer, new URL(resolved.url.href), bounds)
+    return new DirectS3(signer, new URL(resolved.url.href), bounds, config)
   }
 
   /**
@@ -179,7 +190,7 @@ export class DirectS3 {
       query: {},
       headers: { ...headers, host: url.host },
       body,
-    })
+    }, { signingDate: new Date(Date.now() + (this.#clock.systemClockOffset ?? 0)) })
     const controller = new AbortController()
     const wait = body
       ? this.#bounds.requestTimeout
@@ -189,7 +200,13 @@ export class DirectS3 {
     let response: Response
     try {
       const payload = (body ?? null) as Uint8Array<ArrayBuffer> | null // our bodies are never shared memory
-      response = await fetch(url, { method, headers: send, body: payload, signal: controller.signal })
+      response = await fetch(url, {
+        method,
+        headers: send,
+        body: payload,
+        signal: controller.signal,
+        redirect: "manual",
+      })
     } catch (error) {
       if (controller.signal.aborted) {
         throw Object.assign(new Error(`no answer within ${wait} ms`), { name: "TimeoutError" })
@@ -213,44 +230,18 @@ export class DirectS3 {
       throw error
     }
     if (!ok(response.status)) {
-      const text = new TextDecoder().decode(bytes)
-      const tag = (name: string) => new RegExp(`<${name}>([^<]*)</${name}>`).exec(text)?.[1] ?? ""
-      throw new S3ResponseError(response.status, tag("Code") || statusName(response.status), tag("Message"))
+      const error = answerError(response.status, bytes)
+      const serverTime = Date.parse(response.headers.get("date") ?? "")
+      if (isClockSkew(error) && !Number.isNaN(serverTime)) {
+        this.#clock.systemClockOffset = serverTime - Date.now() // as the SDK does; then retried
+      }
+      throw error
     }
     return { response, bytes }
   }
 }
 
-/** Whether and how the SDK's standard mode retries a failure. */
-function retryKind(error: unknown): "throttled" | "transient" | undefined {
-  if (error instanceof S3ResponseError) {
-    const status = error.$metadata.httpStatusCode
-    if (status === 429 || THROTTLING.has(error.name)) return "throttled"
-    if (status >= 500 || TRANSIENT.has(error.name)) return "transient"
-    return undefined
-  }
-  // a fetch that failed (refused, reset), a timeout or a body that broke off
-  const name = (error as Error)?.name
-  if (error instanceof BodyFault || name === "TimeoutError" || name === "NetworkError") {
-    return "transient"
-  }
-  return undefined
-}
-
 const PROXY_VARIABLES = ["HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy", "ALL_PROXY", "all_proxy"]
-const THROTTLING = new Set([
-  "SlowDown",
-  "Throttling",
-  "ThrottlingException",
-  "RequestLimitExceeded",
-  "RequestThrottled",
-])
-const TRANSIENT = new Set(["RequestTimeout", "RequestTimeoutException", "InternalError"])
-
-/** The SDK's names for answers without an error body (a HEAD-like 404, a bare 5xx). */
-function statusName(status: number): string {
-  return status === 404 ? "NotFound" : status === 412 ? "PreconditionFailed" : `Http${status}`
-}
 
 /** A key as a URL path, each segment encoded as the SDK does (RFC 3986, `!'()*` too). */
 export function encodeKey(key: string): string {

@@ -142,7 +142,7 @@ export class S3Store implements ObjectStore {
 
   /** Size and last bytes in one ranged GET: how the read-back after a commit checks each file. */
   async tail(key: string, length: number): Promise<ObjectTail | undefined> {
-    const direct = await this.#directPath()
+    const direct = DirectS3.names(key) ? await this.#directPath() : undefined
     if (!direct) return await tailByRange(this, key, length)
     try {
       return await this.#send(`read "${key}"`, () => direct.tail(key, length), false, key)
@@ -222,7 +222,9 @@ export class S3Store implements ObjectStore {
       ...(options.ifNoneMatch ? { IfNoneMatch: options.ifNoneMatch } : {}),
     }
     const conditional = options.ifMatch !== undefined || options.ifNoneMatch !== undefined
-    const direct = sha256 && options.ifMatch === undefined ? await this.#directPath() : undefined
+    const direct = sha256 && options.ifMatch === undefined && DirectS3.names(key)
+      ? await this.#directPath()
+      : undefined
     if (direct && sha256) {
       const put = () => direct.put(key, body, sha256, input.ContentType, options.ifNoneMatch !== undefined)
       const out = await this.#send(`write "${key}"`, put, conditional, key)

@@ -24,9 +24,10 @@ const range = fc.tuple(block, block).map(([a, b]) => (a <= b ? blockRange(a, b) 
 const dataset = fc.stringMatching(/^[a-z][a-z0-9_]{0,62}$/)
 const prefix = fc.oneof(
   fc.constant(""),
-  fc.array(fc.stringMatching(/^[a-zA-Z0-9_.=-]{1,8}$/), { minLength: 1, maxLength: 3 }).map((s) =>
-    s.join("/")
-  ),
+  fc.array(fc.stringMatching(/^[a-zA-Z0-9_.=-]{1,8}$/).filter((s) => s !== "." && s !== ".."), {
+    minLength: 1,
+    maxLength: 3,
+  }).map((s) => s.join("/")),
 )
 const part = fc.oneof(fc.integer({ min: 0, max: 20 }), fc.integer({ min: 0, max: Number.MAX_SAFE_INTEGER }))
 const sha = fc.oneof(
@@ -182,7 +183,8 @@ describe("object keys", () => {
     assert.equal(manifestKey("cold", 1n, "blocks"), "cold/1/blocks/manifest.json")
     assert.equal(manifestKey("", 1n, "blocks"), "1/blocks/manifest.json")
     assert.equal(partitionFilePrefix("cold", 1n, "blocks", blockRange(1n, 2n)), "cold/1/blocks/blocks_1_2_")
-    for (const p of ["/cold", "cold/", "a//b", "/"]) {
+    // "." and ".." segments too: URLs and paths resolve them away, so the keys would name other objects
+    for (const p of ["/cold", "cold/", "a//b", "/", ".", "..", "a/./b", "cold/..", "../x"]) {
       assert.throws(() => datasetFolder(p, 1n, "blocks"), isBadInput, p)
     }
     assert.throws(() => objectKey("cold", 1n, "blocks", r, -1, h), isBadInput)

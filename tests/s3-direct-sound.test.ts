@@ -1,6 +1,7 @@
 /**
- * Review of the signed-fetch path (src/store/s3-direct.ts, commit 6e84a81), the parts checked and
- * found sound, against the real radosgw (the findings: tests/s3-direct-review.test.ts).
+ * The signed-fetch path (src/store/s3-direct.ts) against the real radosgw, where a review found it
+ * sound: a footer longer than the tail read, a body that is a view into a larger buffer, a wrong
+ * sha256, a bucket removed mid-run (the review's findings: tests/s3-direct.test.ts).
  */
 import { describe, it } from "node:test"
 import assert from "node:assert/strict"
