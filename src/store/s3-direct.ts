@@ -28,6 +28,15 @@ export interface DirectBounds {
   readonly idleTimeout: number
 }
 
+/** One request to send: `ok` says which answers are not failures. */
+interface Call {
+  readonly method: "GET" | "PUT"
+  readonly key: string
+  readonly headers: Record<string, string>
+  readonly body: Uint8Array | undefined
+  readonly ok: (status: number) => boolean
+}
+
 /** Signed requests to one bucket. */
 export class DirectS3 {
   readonly #signer: SignatureV4
@@ -116,7 +125,13 @@ export class DirectS3 {
     checkSha256(sha256)
     const headers: Record<string, string> = { "content-type": contentType, "x-amz-content-sha256": sha256 }
     if (ifNoneMatch) headers["if-none-match"] = "*"
-    const { response } = await this.#request("PUT", key, headers, body, (status) => status === 200)
+    const { response } = await this.#request({
+      method: "PUT",
+      key,
+      headers,
+      body,
+      ok: (status) => status === 200,
+    })
     return { etag: response.headers.get("etag") ?? "" }
   }
 
@@ -125,7 +140,7 @@ export class DirectS3 {
     const headers = { "x-amz-content-sha256": "UNSIGNED-PAYLOAD", range: `bytes=-${length}` }
     // 416: a suffix range is unsatisfiable only on an empty object (RFC 9110, 14.1.2)
     const ok = (status: number) => status === 206 || status === 200 || status === 416
-    const { response, bytes } = await this.#request("GET", key, headers, undefined, ok)
+    const { response, bytes } = await this.#request({ method: "GET", key, headers, body: undefined, ok })
     const etag = response.headers.get("etag") ?? ""
     if (response.status === 200) return { size: bytes.length, bytes: bytes.subarray(-length), etag } // range ignored
     if (response.status === 416) {
@@ -153,16 +168,10 @@ export class DirectS3 {
   }
 
   /** One request, retried like the SDK's standard mode; an answer `ok` rejects leaves as an S3ResponseError. */
-  async #request(
-    method: string,
-    key: string,
-    headers: Record<string, string>,
-    body: Uint8Array | undefined,
-    ok: (status: number) => boolean,
-  ): Promise<{ response: Response; bytes: Uint8Array }> {
+  async #request(call: Call): Promise<{ response: Response; bytes: Uint8Array }> {
     for (let attempt = 1;; attempt++) {
       try {
-        return await this.#once(method, key, headers, body, ok)
+        return await this.#once(call)
       } catch (error) {
         const kind = retryKind(error)
         if (!kind || attempt >= this.#bounds.maxAttempts) throw error
@@ -172,13 +181,7 @@ export class DirectS3 {
     }
   }
 
-  async #once(
-    method: string,
-    key: string,
-    headers: Record<string, string>,
-    body: Uint8Array | undefined,
-    ok: (status: number) => boolean,
-  ): Promise<{ response: Response; bytes: Uint8Array }> {
+  async #once({ method, key, headers, body, ok }: Call): Promise<{ response: Response; bytes: Uint8Array }> {
     const url = new URL(this.#bucketUrl.href)
     url.pathname = `${url.pathname.replace(/\/$/, "")}/${encodeKey(key)}`
     const signed = await this.#signer.sign({
