@@ -1,13 +1,13 @@
 /**
- * S3 as an object store: with s3-client.ts and s3-multipart.ts, the only code that imports the AWS SDK. Credentials
- * come from the SDK's default chain (environment, profiles, ECS task role, instance metadata); they
- * are never printed. The server verifies every write: a content-addressed file by its sha256, sent
- * as the signed payload hash (see presetPayloadHash), anything else and every part of a large
- * body (multipart, several parts at once) by Content-MD5. The SDK retries throttling, 5xx answers, resets and timeouts
- * with exponential backoff (`maxAttempts`, standard mode); every request has a connection, response
- * and idle timeout, so a stalled server cannot hang a run; a GET body that breaks off (reset,
- * stalled, shorter than its Content-Length) is read again a bounded number of times, then fails
- * RETRYABLE. Every failure leaves as a CompactError (see s3-errors.ts), apart from ConditionFailed.
+ * S3 as an object store. Credentials come from the SDK's default chain (environment, profiles, ECS
+ * task role, instance metadata); they are never printed. The server verifies every write: a
+ * content-addressed file by its sha256, the signed payload hash; anything else, and every part of a
+ * large body, by Content-MD5. A new file's PUT and the read-back of a file's end are signed fetches
+ * (s3-direct.ts); every other request goes through the SDK (s3-client.ts, s3-multipart.ts,
+ * s3-stream.ts). Both retry throttling, 5xx answers, resets and timeouts with backoff (`maxAttempts`)
+ * and bound every wait, so a stalled server cannot hang a run; a GET body that breaks off is read
+ * again a bounded number of times, then fails RETRYABLE. Every failure leaves as a CompactError (see
+ * s3-errors.ts), apart from ConditionFailed.
  */
 import {
   DeleteObjectCommand,
@@ -48,8 +48,6 @@ export class S3Store implements ObjectStore {
   readonly #threshold: number
   readonly #partSize: number
   readonly #partConcurrency: number
-  readonly #idleTimeout: number
-  readonly #bodyAttempts: number
   readonly #options: S3Options
   #checked: Promise<void> | undefined
   #direct: Promise<DirectS3 | undefined> | undefined
@@ -65,8 +63,6 @@ export class S3Store implements ObjectStore {
     this.#partSize = options.partSize ?? Math.min(16 * MIB, this.#threshold)
     this.streamAbove = this.#partSize
     this.#partConcurrency = options.partConcurrency ?? 4
-    this.#idleTimeout = options.idleTimeout ?? IDLE_TIMEOUT_MS
-    this.#bodyAttempts = options.bodyAttempts ?? 4
     this.#where = options.endpoint ? ` at ${options.endpoint}` : ""
     this.description = `s3://${options.bucket}${this.#where}`
     this.#client = s3Client(options)
@@ -136,7 +132,8 @@ export class S3Store implements ObjectStore {
         throw error
       })
     const what = `read "${key}" from bucket "${this.#bucket}"`
-    const read = await readWhole(get, this.#idleTimeout, this.#bodyAttempts, what)
+    const { idleTimeout = IDLE_TIMEOUT_MS, bodyAttempts = 4 } = this.#options
+    const read = await readWhole(get, idleTimeout, bodyAttempts, what)
     return read && { bytes: read.bytes, etag: bareEtag(read.answer.ETag ?? "") }
   }
 
