@@ -3,6 +3,7 @@
  * folder) is the prefix under which `{chain}/{dataset}/` folders live, so `s3://bucket/cold`
  * gives the design's `s3://bucket/cold/{chain}/{dataset}/` layout.
  */
+import { checkPrefix } from "./core/naming.ts"
 import { CompactError } from "./errors.ts"
 import { LocalStore } from "./store/local.ts"
 import { S3Store } from "./store/s3.ts"
@@ -16,7 +17,11 @@ export type Destination =
 /** Parses `s3://BUCKET[/PREFIX]` or `file:///DIR`; the prefix never has leading or trailing slashes. */
 export function parseDestination(dest: string): Destination {
   const s3 = /^s3:\/\/([^/]+)\/?(.*)$/.exec(dest)
-  if (s3) return { kind: "s3", bucket: s3[1]!, prefix: trimSlashes(s3[2]!) }
+  if (s3) {
+    const prefix = trimSlashes(s3[2]!)
+    checkPrefix(prefix) // before anything connects: a bad prefix is a setting to fix
+    return { kind: "s3", bucket: s3[1]!, prefix }
+  }
   const file = /^file:\/\/(\/.*)$/.exec(dest)
   if (file) return { kind: "file", dir: decodeURIComponent(file[1]!), prefix: "" }
   throw new CompactError(

@@ -177,4 +177,14 @@ describe("parseDestination", () => {
     assert.deepEqual(parseDestination("s3://bucket"), { kind: "s3", bucket: "bucket", prefix: "" })
     assert.deepEqual(parseDestination("file:///tmp/cold"), { kind: "file", dir: "/tmp/cold", prefix: "" })
   })
+
+  it("refuses a prefix with an empty, '.' or '..' segment (BAD_INPUT), before anything connects", () => {
+    for (const dest of ["s3://bucket/a//b", "s3://bucket/.", "s3://bucket/cold/..", "s3://bucket/a/./b"]) {
+      assert.throws(
+        () => parseDestination(dest),
+        (e) => e instanceof CompactError && e.code === "BAD_INPUT",
+        dest,
+      )
+    }
+  })
 })

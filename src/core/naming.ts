@@ -173,7 +173,8 @@ export function parseObjectKey(key: string): ObjectKeyParts | undefined {
   return { prefix: segments.join("/"), chainId: BigInt(chain), dataset, range, part: partNumber, digest }
 }
 
-function checkPrefix(prefix: string): void {
+/** Throws BAD_INPUT unless `prefix` is "" or folder names joined by single slashes (no "." or ".."). */
+export function checkPrefix(prefix: string): void {
   if (prefix !== "" && prefix.split("/").some((s) => s === "")) {
     throw new CompactError(
       "BAD_INPUT",
