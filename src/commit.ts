@@ -15,13 +15,7 @@ import {
 } from "./core/manifest.ts"
 import { manifestKey } from "./core/naming.ts"
 import { advisoryLock, type Sql } from "./pg/hot.ts"
-import {
-  ConditionFailed,
-  type ObjectInfo,
-  type ObjectStore,
-  type ObjectTail,
-  readTail,
-} from "./store/store.ts"
+import { ConditionFailed, objectSlices, type ObjectStore, readTail } from "./store/store.ts"
 import { readManifest } from "./manifest-io.ts"
 import type { Logger } from "./log.ts"
 import { VERSION } from "./version.ts"
@@ -131,7 +125,7 @@ export async function verifyPartition(
       throw fail(`"${file.key}" has ${tail?.size ?? "no"} bytes, not ${file.bytes}`)
     }
     const footer = { initialFetchSize: FOOTER_BYTES }
-    const metadata = await parquetMetadataAsync(tailBuffer(store, file.key, tail), footer).catch(
+    const metadata = await parquetMetadataAsync(objectSlices(store, file.key, tail.size, tail), footer).catch(
       (cause) => {
         // a read that failed is worth retrying; only bytes that are not a footer are an integrity problem
         if (cause instanceof CompactError) throw cause
@@ -155,36 +149,13 @@ const VERIFY_CONCURRENCY = 8
 /** A footer is a few KiB: 64 KiB of a file's end, not hyparquet's default 512 (it reads more if needed). */
 const FOOTER_BYTES = 64 * 1024
 
-/** A hyparquet AsyncBuffer over an object whose end was read: slices of it cost no request. */
-function tailBuffer(store: ObjectStore, key: string, tail: ObjectTail) {
-  const from = tail.size - tail.bytes.length
-  return {
-    byteLength: tail.size,
-    slice: async (start: number, end = tail.size) => {
-      const bytes = start >= from
-        ? tail.bytes.subarray(start - from, end - from)
-        : await store.getRange(key, start, end)
-      return bytes.slice().buffer as ArrayBuffer
-    },
-  }
-}
-
-/**
- * A hyparquet AsyncBuffer over an object, fetching only the byte ranges asked for; `known` is the
- * object's HEAD when the caller has just made it.
- */
-export async function objectBuffer(store: ObjectStore, key: string, known?: ObjectInfo) {
-  const info = known ?? await store.head(key)
+/** A hyparquet AsyncBuffer over an object, fetching only the byte ranges asked for. */
+export async function objectBuffer(store: ObjectStore, key: string) {
+  const info = await store.head(key)
   if (!info) {
     throw new CompactError("INTEGRITY", `Cannot read "${key}": the manifest names it but it is missing`)
   }
-  return {
-    byteLength: info.size,
-    slice: async (start: number, end?: number) => {
-      const bytes = await store.getRange(key, start, end ?? info.size)
-      return bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer
-    },
-  }
+  return objectSlices(store, key, info.size)
 }
 
 function serializePartition(p: ManifestPartition): string {

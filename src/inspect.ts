@@ -11,7 +11,7 @@ import { datasetFolder, isDatasetName, manifestKey } from "./core/naming.ts"
 import { type BlockRange, overlaps } from "./core/range.ts"
 import { countRows, type HotTable, hotTable, type Sql } from "./pg/hot.ts"
 import { describeTable, quoteIdent, quoteQualified } from "./pg/schema.ts"
-import type { ObjectStore } from "./store/store.ts"
+import { objectSlices, type ObjectStore } from "./store/store.ts"
 
 /** Bytes read per request while hashing: memory per file in flight stays at this. */
 export const HASH_CHUNK = 8 * 1024 * 1024
@@ -90,13 +90,7 @@ export async function readFooter(
   size: number,
   blockColumn: string,
 ): Promise<Footer> {
-  const file = {
-    byteLength: size,
-    slice: async (start: number, end?: number) => {
-      const bytes = await store.getRange(key, start, end ?? size)
-      return bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer
-    },
-  }
+  const file = objectSlices(store, key, size)
   const metadata = await parquetMetadataAsync(file)
   const rows = Number(metadata.num_rows)
   if (rows === 0) return { rows, min: null, max: null }

@@ -141,8 +141,7 @@ export class DirectS3 {
     // 416: a suffix range is unsatisfiable only on an empty object (RFC 9110, 14.1.2)
     const ok = (status: number) => status === 206 || status === 200 || status === 416
     const { response, bytes } = await this.#request({ method: "GET", key, headers, body: undefined, ok })
-    const etag = response.headers.get("etag") ?? ""
-    if (response.status === 200) return { size: bytes.length, bytes: bytes.subarray(-length), etag } // range ignored
+    if (response.status === 200) return { size: bytes.length, bytes: bytes.subarray(-length) } // range ignored
     if (response.status === 416) {
       if (!/^bytes \*\/0$/.test(response.headers.get("content-range") ?? "bytes */0")) {
         throw new S3ResponseError(
@@ -151,7 +150,7 @@ export class DirectS3 {
           `the server refuses the last ${length} bytes of a non-empty object`,
         )
       }
-      return { size: 0, bytes: new Uint8Array(0), etag }
+      return { size: 0, bytes: new Uint8Array(0) }
     }
     const range = /^bytes (\d+)-(\d+)\/(\d+)$/.exec(response.headers.get("content-range") ?? "")
     if (
@@ -164,7 +163,7 @@ export class DirectS3 {
         `the answer's Content-Range does not fit its body`,
       )
     }
-    return { size: Number(range[3]), bytes, etag }
+    return { size: Number(range[3]), bytes }
   }
 
   /** One request, retried like the SDK's standard mode; an answer `ok` rejects leaves as an S3ResponseError. */

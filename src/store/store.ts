@@ -112,7 +112,6 @@ export interface ObjectTail {
   readonly size: number
   /** The last min(length asked for, size) bytes. */
   readonly bytes: Uint8Array
-  readonly etag: string
 }
 
 /**
@@ -133,7 +132,24 @@ export async function tailByRange(store: ObjectStore, key: string, length: numbe
   if (!info) return undefined
   const start = Math.max(0, info.size - length)
   const bytes = info.size ? await store.getRange(key, start, info.size) : new Uint8Array(0)
-  return { size: info.size, bytes, etag: info.etag }
+  return { size: info.size, bytes }
+}
+
+/**
+ * A byte-range reader (hyparquet's AsyncBuffer) over an object of `size` bytes: slices within
+ * `tail` (its end, when already read) cost no request, any other slice is one getRange().
+ */
+export function objectSlices(store: ObjectStore, key: string, size: number, tail?: ObjectTail) {
+  const from = tail ? size - tail.bytes.length : size
+  return {
+    byteLength: size,
+    slice: async (start: number, end = size): Promise<ArrayBuffer> => {
+      const bytes = tail && start >= from
+        ? tail.bytes.subarray(start - from, end - from)
+        : await store.getRange(key, start, end)
+      return bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer
+    },
+  }
 }
 
 /** Strips the quotes S3 puts around ETags, so ETags compare and send the same everywhere. */
