@@ -116,9 +116,19 @@ export function numericTextLength(view: DataView, p: number, len: number, column
   return n
 }
 
+/** "0000" … "9999": the four ASCII digits of each base-10000 digit, at 4 × digit. */
+const DIGITS = new Uint8Array(40000)
+for (let i = 0; i < 10000; i++) {
+  DIGITS[4 * i] = 48 + Math.floor(i / 1000)
+  DIGITS[4 * i + 1] = 48 + Math.floor(i / 100) % 10
+  DIGITS[4 * i + 2] = 48 + Math.floor(i / 10) % 10
+  DIGITS[4 * i + 3] = 48 + i % 10
+}
+
 /**
  * Writes numeric_out's text (what `numeric::text` returns) at out[o..]; numericTextLength() bytes.
  * Mirrors get_str_from_var(): leading zeros of the first group dropped, exactly dscale decimals.
+ * Each base-10000 digit is four bytes copied from DIGITS (no division per decimal digit).
  */
 export function writeNumericText(view: DataView, p: number, out: Uint8Array, o: number): void {
   const ndigits = view.getInt16(p)
@@ -136,34 +146,25 @@ export function writeNumericText(view: DataView, p: number, out: Uint8Array, o: 
     d = weight + 1
     out[o++] = 48
   } else {
-    for (d = 0; d <= weight; d++) {
-      let dig = d < ndigits ? view.getUint16(p + 8 + 2 * d) : 0
-      let put = d > 0
-      let d1 = (dig / 1000) | 0
-      dig -= d1 * 1000
-      put ||= d1 > 0
-      if (put) out[o++] = 48 + d1
-      d1 = (dig / 100) | 0
-      dig -= d1 * 100
-      put ||= d1 > 0
-      if (put) out[o++] = 48 + d1
-      d1 = (dig / 10) | 0
-      dig -= d1 * 10
-      put ||= d1 > 0
-      if (put) out[o++] = 48 + d1
-      out[o++] = 48 + dig
+    // the first group without its leading zeros (a zero group still prints "0")
+    const d0 = ndigits > 0 ? view.getUint16(p + 8) : 0
+    const q0 = 4 * d0
+    for (let k = d0 >= 1000 ? 0 : d0 >= 100 ? 1 : d0 >= 10 ? 2 : 3; k < 4; k++) out[o++] = DIGITS[q0 + k]!
+    for (d = 1; d <= weight; d++) {
+      const q = d < ndigits ? 4 * view.getUint16(p + 8 + 2 * d) : 0
+      out[o] = DIGITS[q]!
+      out[o + 1] = DIGITS[q + 1]!
+      out[o + 2] = DIGITS[q + 2]!
+      out[o + 3] = DIGITS[q + 3]!
+      o += 4
     }
   }
   if (dscale > 0) {
     out[o++] = 46 // '.'
     const end = o + dscale
     for (; o < end; d++) {
-      let dig = d >= 0 && d < ndigits ? view.getUint16(p + 8 + 2 * d) : 0
-      for (let div = 1000; div >= 1 && o < end; div /= 10) {
-        const d1 = (dig / div) | 0
-        dig -= d1 * div
-        out[o++] = 48 + d1
-      }
+      const q = d >= 0 && d < ndigits ? 4 * view.getUint16(p + 8 + 2 * d) : 0
+      for (let k = 0; k < 4 && o < end; k++) out[o++] = DIGITS[q + k]!
     }
   }
 }
