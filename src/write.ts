@@ -18,8 +18,8 @@ import type { BlockRange } from "./core/range.ts"
 import { BufferPool } from "./buffer-pool.ts"
 import type { ColumnBatch } from "./pg/batch.ts"
 import { decodeCopyBinary } from "./pg/copy.ts"
-import { copyInSnapshot, type Fingerprint, ROW_HASH } from "./pg/fingerprint.ts"
-import { RowHashSum } from "./pg/rowhash.ts"
+import { checkRowHash, copyInSnapshot, type Fingerprint } from "./pg/fingerprint.ts"
+import { ROW_VERSION_COLUMNS, RowHashSum } from "./pg/rowhash.ts"
 import { rangeWhere } from "./pg/hot.ts"
 import { quoteIdent } from "./pg/schema.ts"
 import { concatBytes, type FilePiece } from "./parquet/pieces.ts"
@@ -72,12 +72,13 @@ export async function writeFiles(
   const columns = source.info.columns
   const select = columns.map((c) => quoteIdent(c.name)).join(", ")
   const order = ds.orderBy.map(quoteIdent).join(", ")
-  // the last column is each row version's hash: the copied rows' fingerprint is their sum
-  const statement = `COPY (SELECT ${select}, ${ROW_HASH} ${
+  // the last columns are each row's version (its hash, or ctid and xmin hashed here): the copied
+  // rows' fingerprint is the sum of their hashes
+  const rowHash = new RowHashSum(await checkRowHash(deps.sql))
+  const statement = `COPY (SELECT ${select}, ${ROW_VERSION_COLUMNS[rowHash.form]} ${
     rangeWhere(source, range)
   } ORDER BY ${order}) TO STDOUT (FORMAT binary)`
   const copy = copyInSnapshot(deps.databaseUrl, statement)
-  const rowHash = new RowHashSum()
   // decoded batches of a row group or an equal share of one (restarting at every file), in buffers
   // the encoder hands back: the finer the batches, the fewer rows decoded ahead of the encoder
   const pool = new BufferPool()

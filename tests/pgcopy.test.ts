@@ -13,8 +13,8 @@ import { type ColumnBatch, CopyDecoder, decodeCopyBinary } from "../src/pg/copy.
 import { BufferPool } from "../src/buffer-pool.ts"
 import { ByteColumn } from "../src/pg/batch.ts"
 import { copyOut } from "../src/pg/copyout.ts"
-import { ROW_HASH } from "../src/pg/fingerprint.ts"
-import { RowHashSum } from "../src/pg/rowhash.ts"
+import { checkRowHash, ROW_HASH } from "../src/pg/fingerprint.ts"
+import { ROW_VERSION_COLUMNS, RowHashSum, tidHash, tidHashOut } from "../src/pg/rowhash.ts"
 import { type ColumnSpec, describeTable, quoteIdent, quoteQualified } from "../src/pg/schema.ts"
 import { testServices } from "./env.ts"
 import {
@@ -358,6 +358,64 @@ describe("decodeCopyBinary on real COPY output", () => {
         rowHash: new RowHashSum(),
       })),
       CompactError,
+    )
+  })
+
+  it("sums ctid and xmin (the client form) into the same fingerprint, on this server only when checked", async () => {
+    assert.equal(await checkRowHash(sql), "client")
+    const select = columns.map((c) => quoteIdent(c.name)).join(", ")
+    // rows of several transactions, some updated (new versions: new ctids and xmins)
+    await sql.unsafe(`UPDATE ${schema}.t SET id = id WHERE id % 3 = 0`)
+    const [want] = await sql.unsafe(
+      `SELECT count(*)::int AS n, coalesce(sum(${ROW_HASH}), 0)::text AS fp FROM ${schema}.t`,
+    )
+    const client = await copyBytes(
+      `SELECT ${select}, ${ROW_VERSION_COLUMNS.client} FROM ${schema}.t ORDER BY id`,
+    )
+    for (const sizes of [[client.length], [1, 2, 3, 5, 7]]) {
+      const rowHash = new RowHashSum("client")
+      check(await collect(decodeCopyBinary(pieces(client, sizes), columns, 4, { rowHash })), 4)
+      assert.equal(rowHash.rows, want!.n)
+      assert.equal(rowHash.sum, want!.fp)
+    }
+    // the server form's COPY read as the client form (one field short) is refused
+    const server = await copyBytes(`SELECT ${select}, ${ROW_HASH} FROM ${schema}.t ORDER BY id`)
+    await assert.rejects(
+      collect(
+        decodeCopyBinary(pieces(server, [server.length]), columns, 4, { rowHash: new RowHashSum("client") }),
+      ),
+      CompactError,
+    )
+  })
+
+  it("keeps the server form where the server hashes row versions differently (a big-endian one)", async () => {
+    const other = { unsafe: () => Promise.resolve([{ h0: "1", h1: "2", h2: "3", h3: "4" }]) }
+    assert.equal(await checkRowHash(other as unknown as typeof sql), "server")
+  })
+
+  it("hashes any row version (ctid, xmin) as this server's hashtidextended(ctid, xmin::text::int8)", async () => {
+    const version = fc.tuple(
+      fc.oneof(
+        fc.nat(0xfffffffe),
+        fc.constantFrom(0, 1, 0xffff, 0x10000, 0x7fffffff, 0x80000000, 0xfffffffe),
+      ),
+      fc.oneof(fc.nat(0xffff), fc.constantFrom(0, 1, 0xffff)),
+      fc.oneof(fc.nat(0xffffffff), fc.constantFrom(0, 1, 2, 3, 0x7fffffff, 0x80000000, 0xffffffff)),
+    )
+    await fc.assert(
+      fc.asyncProperty(fc.array(version, { minLength: 1, maxLength: 50 }), async (versions) => {
+        const rows = await sql.unsafe(
+          `SELECT hashtidextended(format('(%s,%s)', b, o)::tid, x)::text AS h
+           FROM unnest($1::int8[], $2::int4[], $3::int8[]) WITH ORDINALITY AS v(b, o, x, i) ORDER BY i`,
+          [versions.map((v) => v[0]), versions.map((v) => v[1]), versions.map((v) => v[2])] as never,
+        )
+        versions.forEach(([b, o, x], i) => {
+          tidHash(b, o, x)
+          const here = (BigInt(tidHashOut[0]!) << 32n) + BigInt(tidHashOut[1]!)
+          assert.equal(here.toString(), rows[i]!.h, `(${b},${o}) xmin ${x}`)
+        })
+      }),
+      { numRuns: 40 },
     )
   })
 

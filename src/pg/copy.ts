@@ -22,8 +22,8 @@ const SIGNATURE = [0x50, 0x47, 0x43, 0x4f, 0x50, 0x59, 0x0a, 0xff, 0x0d, 0x0a, 0
 /** What the decoder takes beyond how batches are cut. */
 export interface DecodeOptions extends BatchOptions {
   /**
-   * Each row carries one more field after the columns, a non-null int8 hash of the row version
-   * (see ROW_HASH in fingerprint.ts): it is added here, not decoded into the batch.
+   * Each row carries its version after the columns (the int8 hash, or ctid and xmin: see
+   * RowHashSum's form): it is added here, not decoded into the batch.
    */
   rowHash?: RowHashSum
 }
@@ -58,7 +58,7 @@ export async function* decodeCopyBinary(
 /** Push-style decoder behind decodeCopyBinary(): feed bytes with push(), collect with drain()/end(). */
 export class CopyDecoder {
   readonly #width: number
-  /** Fields per row: the columns, plus the row hash when asked for. */
+  /** Fields per row: the columns, plus the row version's fields when asked for. */
   readonly #fields: number
   readonly #rowHash: RowHashSum | undefined
   readonly #arena = new Arena()
@@ -95,7 +95,7 @@ export class CopyDecoder {
     }
     this.#width = columns.length
     this.#rowHash = options.rowHash
-    this.#fields = columns.length + (options.rowHash ? 1 : 0)
+    this.#fields = columns.length + (options.rowHash?.fields ?? 0)
     // array columns the decoder packs copy their elements; others hold views of the input
     this.#viewsInput = columns.some((c) => c.kind === "array" && !packsList(c))
     this.#batches = new BatchBuilder(columns, batchRows, this.#arena, options)
@@ -219,11 +219,11 @@ export class CopyDecoder {
         throw new CompactError("INTEGRITY", `Cannot decode COPY row: field length ${len}`)
       }
     }
-    if (this.#rowHash) {
-      if (fieldLen[this.#width] !== 8) {
-        throw new CompactError("INTEGRITY", `Cannot decode COPY row: its row hash is not an int8`)
-      }
-      this.#rowHash.add(dv, fieldStart[this.#width]!)
+    if (this.#rowHash && !this.#rowHash.addFields(dv, fieldStart, fieldLen, this.#width)) {
+      throw new CompactError(
+        "INTEGRITY",
+        `Cannot decode COPY row: its last fields are not the row version (${this.#rowHash.form} form)`,
+      )
     }
     const full = this.#batches.addRow(buf, dv, fieldStart, fieldLen)
     if (full) this.#ready.push(full)

@@ -3,7 +3,8 @@
  * pair: an UPDATE, or a DELETE followed by an INSERT, makes a new version with a new xmin and ctid.
  * The fingerprint of a range is the count of its rows and the sum of a 64-bit hash of each version's
  * (xmin, ctid), summed over the rows the COPY that feeds the Parquet files sends (each row carries
- * its hash as a last column, see {@link copyInSnapshot}), so it is exactly the copied rows'.
+ * its version as its last columns, hashed by Postgres or, where checkRowHash() saw the same hashes,
+ * here: see RowHashSum), so it is exactly the copied rows'.
  * The hot delete recomputes it over exactly the rows it deletes (`DELETE … RETURNING xmin, ctid`) and
  * commits only when both agree, so no row that changed after the copy is ever deleted.
  *
@@ -15,6 +16,7 @@ import type { BlockRange } from "../core/range.ts"
 import { CONSUMED, copyLost } from "./copyout.ts"
 import { type HotTable, rangeWhere, type Sql } from "./hot.ts"
 import { quoteIdent } from "./schema.ts"
+import { ROW_VERSION_COLUMNS, type RowHashForm, tidHash, tidHashOut } from "./rowhash.ts"
 import { openWire, type WireConnection, wireOptions } from "./wire.ts"
 
 /** Rows of a range and the fingerprint of their versions (a decimal integer, "0" for none). */
@@ -28,7 +30,41 @@ export interface Fingerprint {
  * (no text of the tid: this costs a third of hashing `xmin || ctid` as text). sum(int8) is an exact
  * numeric, so the fingerprint never overflows.
  */
-export const ROW_HASH = `hashtidextended(ctid, xmin::text::int8)`
+export const ROW_HASH = ROW_VERSION_COLUMNS.server
+
+/** Row versions (block, offset, xmin) that checkRowHash() hashes on the server and here. */
+const PROBES: readonly [number, number, number][] = [
+  [0x12345678, 0x1234, 0xefcdab89],
+  [0xfffffffe, 0xffff, 0xffffffff],
+  [0, 1, 0],
+  [1, 2, 3],
+]
+
+const checked = new WeakMap<Sql, Promise<RowHashForm>>()
+
+/**
+ * The form in which a COPY should send row versions to this server (see RowHashSum): "client"
+ * when the server's ROW_HASH of a few probe versions equals tidHash()'s, else "server". Asked once
+ * per connection pool.
+ */
+export function checkRowHash(sql: Sql): Promise<RowHashForm> {
+  let form = checked.get(sql)
+  if (form === undefined) {
+    const list = PROBES.map(([b, o, x], i) => `hashtidextended('(${b},${o})'::tid, ${x})::text AS h${i}`)
+    form = sql.unsafe(`SELECT ${list.join(", ")}`).then(([row]) =>
+      PROBES.every(([b, o, x], i) => {
+          tidHash(b, o, x)
+          const here = (BigInt(tidHashOut[0]!) << 32n) + BigInt(tidHashOut[1]!)
+          return row?.[`h${i}`] === here.toString()
+        })
+        ? "client" as const
+        : "server" as const
+    )
+    form.catch(() => checked.delete(sql))
+    checked.set(sql, form)
+  }
+  return form
+}
 
 /** `SELECT count, fingerprint` over a FROM/WHERE clause or a CTE. */
 const aggregate = (from: string) =>
@@ -53,10 +89,11 @@ export interface SnapshotCopy {
 }
 
 /**
- * Streams `copy` (a `COPY (SELECT …, ${ROW_HASH} FROM table WHERE range …) TO STDOUT` statement) in
- * a REPEATABLE READ, READ ONLY transaction of its own connection. The rows' fingerprint is the sum
- * of that last column (RowHashSum, as decodeCopyBinary() adds it): taking it in the same pass costs
- * Postgres a hash per row, where a query of its own before the COPY scanned the range once more.
+ * Streams `copy` (a `COPY (SELECT …, <row version columns> FROM table WHERE range …) TO STDOUT`
+ * statement) in a REPEATABLE READ, READ ONLY transaction of its own connection. The rows'
+ * fingerprint is the sum of their hashes (RowHashSum, as decodeCopyBinary() adds them): taking it in
+ * the same pass costs a few bytes per row, where a query of its own before the COPY scanned the
+ * range once more.
  * The connection is wire.ts' lean client (postgres.js spends more CPU per COPY row than the decoder),
  * opened with the settings postgres.js parses from `url`, and closed afterwards.
  */
