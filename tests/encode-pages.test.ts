@@ -132,6 +132,59 @@ describe("byte statistics", () => {
   })
 })
 
+describe("integer statistics", () => {
+  // values that differ only in the low word, or in the high word's sign, and the extremes
+  const edges = [-(2n ** 63n), 2n ** 63n - 1n, -(2n ** 32n), 2n ** 32n - 1n, 2n ** 32n, -1n, 0n, 1n]
+  const int8 = fc.option(
+    fc.oneof(
+      fc.constantFrom(...edges),
+      fc.bigInt(-(2n ** 33n), 2n ** 33n),
+      fc.bigInt({ min: -(2n ** 63n), max: 2n ** 63n - 1n }),
+    ),
+    { nil: null },
+  )
+  const int4 = fc.option(fc.oneof(fc.constantFrom(-(2 ** 31), 2 ** 31 - 1, -1, 0, 1), fc.integer()), {
+    nil: null,
+  })
+  const leafOf = (values: (bigint | number | null)[], wide: boolean, notNull: boolean) => {
+    const width = wide ? 8 : 4
+    const defined = values.filter((v) => v !== null)
+    const bytes = new Uint8Array(defined.length * width)
+    const view = new DataView(bytes.buffer)
+    const offsets = new Int32Array(values.length + 1)
+    let k = 0
+    values.forEach((v, i) => {
+      if (v !== null) {
+        if (wide) view.setBigInt64(k * width, v as bigint, true)
+        else view.setInt32(k * width, v as number, true)
+        k++
+      }
+      offsets[i + 1] = k * width
+    })
+    const def = notNull ? undefined : Uint8Array.from(values, (v) => (v === null ? 0 : 1))
+    return { rows: values.length, slots: values.length, def, rep: undefined, bytes, offsets }
+  }
+  it("are the smallest and largest defined int8 and int4 values, and the NULL count", () => {
+    for (const wide of [true, false]) {
+      fc.assert(
+        fc.property(fc.array(wide ? int8 : int4, { maxLength: 40 }), fc.boolean(), (drawn, notNull) => {
+          const values = notNull ? drawn.filter((v) => v !== null) : drawn
+          const t = leafType(col("v", wide ? "int8" : "int4", notNull))
+          const stats = statistics(t, leafOf(values, wide, notNull))
+          const defined = values.filter((v) => v !== null).map((v) => BigInt(v!))
+          const sorted = defined.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0))
+          assert.equal(stats.null_count, BigInt(values.length - defined.length))
+          const got = [stats.min_value, stats.max_value].map((
+            v,
+          ) => (v === undefined ? undefined : BigInt(v as number)))
+          assert.deepEqual(got, sorted.length === 0 ? [undefined, undefined] : [sorted[0], sorted.at(-1)])
+        }),
+        { numRuns: 1000 },
+      )
+    }
+  })
+})
+
 describe("page versions and the UUID fallback", () => {
   const columns = [
     col("b", "int8", true),
