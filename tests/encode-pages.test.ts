@@ -167,18 +167,22 @@ describe("integer statistics", () => {
   it("are the smallest and largest defined int8 and int4 values, and the NULL count", () => {
     for (const wide of [true, false]) {
       fc.assert(
-        fc.property(fc.array(wide ? int8 : int4, { maxLength: 40 }), fc.boolean(), (drawn, notNull) => {
-          const values = notNull ? drawn.filter((v) => v !== null) : drawn
-          const t = leafType(col("v", wide ? "int8" : "int4", notNull))
-          const stats = statistics(t, leafOf(values, wide, notNull))
-          const defined = values.filter((v) => v !== null).map((v) => BigInt(v!))
-          const sorted = defined.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0))
-          assert.equal(stats.null_count, BigInt(values.length - defined.length))
-          const got = [stats.min_value, stats.max_value].map((
-            v,
-          ) => (v === undefined ? undefined : BigInt(v as number)))
-          assert.deepEqual(got, sorted.length === 0 ? [undefined, undefined] : [sorted[0], sorted.at(-1)])
-        }),
+        fc.property(
+          fc.array<bigint | number | null>(wide ? int8 : int4, { maxLength: 40 }),
+          fc.boolean(),
+          (drawn, notNull) => {
+            const values = notNull ? drawn.filter((v) => v !== null) : drawn
+            const t = leafType(col("v", wide ? "int8" : "int4", notNull))
+            const stats = statistics(t, leafOf(values, wide, notNull))
+            const defined = values.filter((v) => v !== null).map((v) => BigInt(v!))
+            const sorted = defined.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0))
+            assert.equal(stats.null_count, BigInt(values.length - defined.length))
+            const got = [stats.min_value, stats.max_value].map((
+              v,
+            ) => (v === undefined ? undefined : BigInt(v as number)))
+            assert.deepEqual(got, sorted.length === 0 ? [undefined, undefined] : [sorted[0], sorted.at(-1)])
+          },
+        ),
         { numRuns: 1000 },
       )
     }
