@@ -7,6 +7,7 @@
  */
 import type { ColumnChunk, Encoding, OffsetIndex } from "hyparquet"
 import type { ByteWriter } from "hyparquet-writer"
+import { copyBytes } from "../pg/batch.ts"
 import { buildDictionary, type Dictionary } from "./dictionary.ts"
 import type { Leaf, LeafType } from "./leaf.ts"
 import { bitWidth, ENCODING, type PageHeader, Sink, writeHybrid, writePageHeader } from "./rle.ts"
@@ -198,12 +199,24 @@ function encodeValues(
     out.append(values)
     return undefined
   }
+  // BYTE_ARRAY: each value after its uint32 length, copied as copyBytes() does (no view per value)
   out.ensure(values.length + 4 * (to - from - nulls))
-  for (let i = from; i < to; i++) if (defined(i)) putPlain(out, t, bytes, offsets[i]!, offsets[i + 1]!)
+  const src = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength)
+  const dst = out.view
+  let at = out.pos
+  for (let i = from; i < to; i++) {
+    if (!defined(i)) continue
+    const a = offsets[i]!
+    const len = offsets[i + 1]! - a
+    dst.setUint32(at, len, true)
+    copyBytes(bytes, src, a, out.bytes, dst, at + 4, len)
+    at += 4 + len
+  }
+  out.pos = at
   return undefined
 }
 
-/** One value PLAIN: a uint32 length first for BYTE_ARRAY. */
+/** One value PLAIN (a dictionary page's): a uint32 length first for BYTE_ARRAY. */
 function putPlain(out: Sink, t: LeafType, bytes: Uint8Array, from: number, to: number): void {
   if (!t.width) out.u32(to - from)
   if (to - from > 64) out.append(bytes.subarray(from, to))
