@@ -226,6 +226,11 @@ describe("review of the client-side row hash", () => {
     for (const [rel, [old, now]] of Object.entries(got)) assert.equal(now, old, `${rel}: ${got[rel]}`)
     for (const rel of ["base", "ft", "pt"]) assert.deepEqual(new Set(got[rel]).size, 1, `${rel}: ${got[rel]}`)
     assert.deepEqual(got.v, ["error 42703", "error 42703", "error 42703", "42703"])
+    // no source can put a user column "ctid" or "xmin" before the version columns: a table refuses
+    // the name, a view exposing the system columns is refused for their types (tid, xid)
+    await assert.rejects(sql.unsafe(`CREATE TABLE c (b int8, xmin int8)`), { code: "42701" })
+    await sql.unsafe(`CREATE VIEW vc AS SELECT b, p, ctid, xmin FROM base`)
+    await assert.rejects(describeTable(sql, "vc"), /Cannot compact column "ctid" of type "tid"/)
     assert.deepEqual([got.mv![0] === got.mv![2], got.mv![3]], [true, "42809"])
   })
 
