@@ -391,6 +391,20 @@ describe("decodeCopyBinary on real COPY output", () => {
   it("keeps the server form where the server hashes row versions differently (a big-endian one)", async () => {
     const other = { unsafe: () => Promise.resolve([{ h0: "1", h1: "2", h2: "3", h3: "4" }]) }
     assert.equal(await checkRowHash(other as unknown as typeof sql), "server")
+    // the same hashes as here, but an xid wider than the 4 bytes the client form reads
+    const [row] = await sql.unsafe(
+      `SELECT hashtidextended('(305419896,4660)'::tid, 4023233417::int8)::text AS h0,
+        hashtidextended('(4294967294,65535)'::tid, 4294967295::int8)::text AS h1,
+        hashtidextended('(0,1)'::tid, 0::int8)::text AS h2, hashtidextended('(1,2)'::tid, 3::int8)::text AS h3,
+        hashtidextended('(4294967295,32768)'::tid, 2::int8)::text AS h4`,
+    )
+    const wide = { unsafe: () => Promise.resolve([{ ...row, widths: "{6,8}" }]) }
+    assert.equal(await checkRowHash(wide as unknown as typeof sql), "server")
+    const same = { unsafe: () => Promise.resolve([{ ...row, widths: "{6,4}" }]) }
+    assert.equal(await checkRowHash(same as unknown as typeof sql), "client")
+    // a connection lost during the probe reads as a lost COPY: retryable, nothing committed
+    const lost = { unsafe: () => Promise.reject(Object.assign(new Error("reset"), { code: "ECONNRESET" })) }
+    await assert.rejects(checkRowHash(lost as unknown as typeof sql), /connection was lost.*rerun the range/)
   })
 
   it("hashes any row version (ctid, xmin) as this server's hashtidextended(ctid, xmin::text::int8)", async () => {

@@ -38,21 +38,30 @@ const PROBES: readonly [number, number, number][] = [
   [0xfffffffe, 0xffff, 0xffffffff],
   [0, 1, 0],
   [1, 2, 3],
+  [0xffffffff, 0x8000, 2],
 ]
 
 const checked = new WeakMap<Sql, Promise<RowHashForm>>()
 
 /**
  * The form in which a COPY should send row versions to this server (see RowHashSum): "client"
- * when the server's ROW_HASH of a few probe versions equals tidHash()'s, else "server". Asked once
- * per connection pool.
+ * when the server's ROW_HASH of a few probe versions equals tidHash()'s and it sends ctid and xmin
+ * in 6 and 4 bytes, else "server". Asked once per connection pool; a lost connection is reported
+ * as the COPY's would be.
  */
 export function checkRowHash(sql: Sql): Promise<RowHashForm> {
   let form = checked.get(sql)
   if (form === undefined) {
-    const list = PROBES.map(([b, o, x], i) => `hashtidextended('(${b},${o})'::tid, ${x})::text AS h${i}`)
-    form = sql.unsafe(`SELECT ${list.join(", ")}`).then(([row]) =>
-      PROBES.every(([b, o, x], i) => {
+    const list = PROBES.map(([b, o, x], i) =>
+      `hashtidextended('(${b},${o})'::tid, ${x}::int8)::text AS h${i}`
+    )
+    // the client form reads ctid and xmin as 6 and 4 bytes (tidsend, xidsend)
+    const widths = `(SELECT array_agg(typlen ORDER BY oid)::text FROM pg_type
+      WHERE oid IN ('tid'::regtype, 'xid'::regtype)) AS widths`
+    form = sql.unsafe(`SELECT ${list.join(", ")}, ${widths}`).catch((error) => {
+      throw isConnectionLoss(error) ? copyLost(error) : error
+    }).then(([row]) =>
+      row?.widths === "{6,4}" && PROBES.every(([b, o, x], i) => {
           tidHash(b, o, x)
           const here = (BigInt(tidHashOut[0]!) << 32n) + BigInt(tidHashOut[1]!)
           return row?.[`h${i}`] === here.toString()
