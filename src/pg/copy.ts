@@ -17,6 +17,9 @@ import type { RowHashSum } from "./rowhash.ts"
 export type { ScalarValue } from "./values.ts"
 export type { BatchOptions, ColumnBatch, ColumnValues } from "./batch.ts"
 
+/** Bytes of the next chunk first stitched to a split row (most rows are shorter). */
+const STITCH = 1024
+
 const SIGNATURE = [0x50, 0x47, 0x43, 0x4f, 0x50, 0x59, 0x0a, 0xff, 0x0d, 0x0a, 0x00] // PGCOPY\n\377\r\n\0
 
 /** What the decoder takes beyond how batches are cut. */
@@ -136,8 +139,10 @@ export class CopyDecoder {
         this.#keep(chunk, 0)
         return
       }
-      // Stitch the pending unit with just enough of this chunk to parse it, then go on in the chunk.
-      let take = this.#need - pendingBytes
+      // Stitch the pending unit with enough of this chunk to parse it, then go on in the chunk. A row
+      // reports what it lacks field by field: ask for STITCH bytes at least, doubling, so a row
+      // split across chunks costs one or two copies, not one per field.
+      let take = Math.min(chunk.length, Math.max(this.#need - pendingBytes, STITCH))
       for (;;) {
         const stitched = concat(this.#pending, pendingBytes, chunk, take)
         const end = this.#step(stitched, view(stitched), 0)
@@ -149,7 +154,7 @@ export class CopyDecoder {
           this.#keep(chunk, 0)
           return
         }
-        take = this.#need - pendingBytes
+        take = Math.min(chunk.length, Math.max(this.#need - pendingBytes, 2 * take))
       }
       this.#pending = []
       this.#pendingBytes = 0
