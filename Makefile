@@ -27,7 +27,7 @@ python:
 
 # Deno type-checks every source and runs the pure tests (no services) as Bun does.
 CHECK_PATHS = $(wildcard cli.ts mod.ts src tests bench demo)
-PURE_TESTS = $(wildcard tests/core/*.test.ts tests/plan.test.ts tests/config*.test.ts tests/errors.test.ts tests/encode.test.ts tests/encode-identity.test.ts tests/threaded.test.ts tests/encode-pages.test.ts tests/rowhash.test.ts tests/snappy.test.ts)
+PURE_TESTS = $(wildcard tests/core/*.test.ts tests/plan.test.ts tests/config*.test.ts tests/errors.test.ts tests/encode.test.ts tests/encode-identity.test.ts tests/threaded.test.ts tests/encode-pages.test.ts tests/rowhash.test.ts tests/snappy.test.ts tests/snappy-values.test.ts)
 
 check: deps
 	$(BIN)/tsc -p .

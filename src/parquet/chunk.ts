@@ -11,7 +11,8 @@ import { copyBytes } from "../pg/batch.ts"
 import { buildDictionary, type Dictionary } from "./dictionary.ts"
 import type { Leaf, LeafType } from "./leaf.ts"
 import { bitWidth, ENCODING, type PageHeader, Sink, writeHybrid, writePageHeader } from "./rle.ts"
-import { maxCompressedLength, snappyCompress } from "./snappy.ts"
+import { maxCompressedLength } from "./snappy.ts"
+import { compressPage } from "./snappy-values.ts"
 import { type ChunkStatistics, statistics } from "./stats.ts"
 
 /** How a chunk is written. */
@@ -52,7 +53,7 @@ export function writeColumnChunk(writer: ByteWriter, t: LeafType, leaf: Leaf, o:
     dictionaryOffset = BigInt(writer.offset)
     body.pos = 0
     for (const i of dict.first) putPlain(body, t, bytes, offsets[i]!, offsets[i + 1]!)
-    uncompressed += writePage(writer, body.written(), undefined, (c) => ({
+    uncompressed += writePage(writer, body.written(), undefined, undefined, (c) => ({
       type: "DICTIONARY_PAGE",
       uncompressed: body.pos,
       compressed: c,
@@ -81,9 +82,11 @@ export function writeColumnChunk(writer: ByteWriter, t: LeafType, leaf: Leaf, o:
     if (rep) repBytes = levelRun(target, rep, from, to, 1, o.pageVersion === 1)
     if (def) defBytes = levelRun(target, def, from, to, bitWidth(t.maxDef), o.pageVersion === 1)
     if (o.pageVersion === 2) body.pos = 0
+    // PLAIN BYTE_ARRAY values start here in the page (after a v1 page's levels)
+    const valuesAt = !dict && t.type === "BYTE_ARRAY" ? body.pos : undefined
     const data = encodeValues(body, t, leaf, dict, from, to, nulls) ?? body.written()
     if (o.pageVersion === 1) {
-      uncompressed += writePage(writer, data, undefined, (c) => ({
+      uncompressed += writePage(writer, data, valuesAt, undefined, (c) => ({
         type: "DATA_PAGE",
         uncompressed: data.length,
         compressed: c,
@@ -92,7 +95,7 @@ export function writeColumnChunk(writer: ByteWriter, t: LeafType, leaf: Leaf, o:
       }))
     } else {
       const lv = levels.written()
-      uncompressed += writePage(writer, data, lv, (c) => ({
+      uncompressed += writePage(writer, data, valuesAt, lv, (c) => ({
         type: "DATA_PAGE_V2",
         uncompressed: lv.length + data.length,
         compressed: lv.length + c,
@@ -246,19 +249,20 @@ function pageBounds(t: LeafType, leaf: Leaf, pageSize: number, dict: boolean): [
 }
 
 /**
- * Compresses `data` (snappy), then appends the header `make(compressedLength)` gives, the
- * uncompressed `prefix` (v2 levels) and the compressed data. Returns the uncompressed page size
- * with its header, as ColumnMetaData counts it.
+ * Compresses `data` (snappy; see compressPage() for PLAIN BYTE_ARRAY values from `valuesAt`), then
+ * appends the header `make(compressedLength)` gives, the uncompressed `prefix` (v2 levels) and the
+ * compressed data. Returns the uncompressed page size with its header, as ColumnMetaData counts it.
  */
 function writePage(
   writer: ByteWriter,
   data: Uint8Array,
+  valuesAt: number | undefined,
   prefix: Uint8Array | undefined,
   make: (compressedLength: number) => PageHeader,
 ): number {
   const max = maxCompressedLength(data.length)
   if (compressed.length < max) compressed = new Uint8Array(Math.max(max, compressed.length * 2))
-  const length = snappyCompress(data, compressed)
+  const length = compressPage(data, valuesAt, compressed)
   header.pos = 0
   writePageHeader(header, make(length))
   writer.appendBytes(header.written())

@@ -2,6 +2,8 @@
  * Snappy compression of 64 KiB fragments for WebAssembly: the algorithm of snappy-js.ts, byte for
  * byte (tests/snappy.test.ts compares the two), compiled by scripts/snappy-wasm.sh into
  * snappy-wasm.ts. No libc: clang's builtins become WebAssembly's memory.copy and memory.fill.
+ * compress_values() is the twin of snappy-js.ts' compressValuesJs() (pages of values that do not
+ * compress, snappy-values.ts).
  */
 #include <stdint.h>
 
@@ -140,6 +142,52 @@ u32 compress_fragments(const u8 *input, u32 length, u8 *output) {
   for (u32 pos = 0; pos < length; pos += BLOCK_SIZE) {
     u32 end = length - pos < BLOCK_SIZE ? length : pos + BLOCK_SIZE;
     op = compress_fragment(input + pos, input + end, op);
+  }
+  return op - output;
+}
+
+/* Where compress_values() stopped: the next value's length, relative to its input. */
+static uint64_t values_next;
+
+__attribute__((export_name("values_next")))
+u32 values_next_at(void) { return (u32)values_next; }
+
+/* One fragment of a page of PLAIN BYTE_ARRAY values (snappy-values.ts): the values' lengths at
+ * v, v + 4 + len, ... (v relative to input; up to slice_end readable). Each length equal to the
+ * previous one in the fragment becomes a 4-byte copy of it, everything else literals. */
+static u8 *values_fragment(const u8 *input, u32 from, u32 to, u32 slice_end, u8 *op) {
+  u32 literal_from = from;
+  int64_t previous = -1;
+  uint64_t v = values_next;
+  while (v < to) {
+    if (v + 4 > slice_end) break; /* a length across the slice's end: the caller reads it */
+    u32 len = load32(input + v);
+    /* a length across the fragment's end stays in the literals (the next fragment starts afresh) */
+    if (v + 4 <= to) {
+      if (previous >= 0 && load32(input + previous) == len) {
+        op = emit_literal(op, input + literal_from, (u32)v - literal_from);
+        op = emit_copy_at_most_64(op, (u32)(v - previous), 4);
+        literal_from = (u32)v + 4;
+      }
+      previous = (int64_t)v;
+    }
+    v += 4 + (uint64_t)len;
+  }
+  values_next = v;
+  if (literal_from < to) op = emit_literal(op, input + literal_from, to - literal_from);
+  return op;
+}
+
+/* compress_fragments() for a slice of a page of values whose first length is at input[first]
+ * (first may lie past the slice): see values_fragment(). Returns the bytes written; values_next()
+ * then gives where the next length is, relative to input. */
+__attribute__((export_name("compress_values")))
+u32 compress_values(const u8 *input, u32 length, u8 *output, u32 first) {
+  u8 *op = output;
+  values_next = first;
+  for (u32 pos = 0; pos < length; pos += BLOCK_SIZE) {
+    u32 end = length - pos < BLOCK_SIZE ? length : pos + BLOCK_SIZE;
+    op = values_fragment(input, pos, end, length, op);
   }
   return op - output;
 }
