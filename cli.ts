@@ -85,7 +85,7 @@ export async function runCompact(
   const { io, logger } = session
   const sql = openDatabase(config.databaseUrl)
   const destination = parseDestination(config.dest)
-  const store = openStore(destination, config)
+  const store = await openStore(destination, config)
   try {
     const summary = await compact(config, {
       sql,

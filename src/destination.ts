@@ -6,7 +6,6 @@
 import { checkPrefix } from "./core/naming.ts"
 import { CompactError } from "./errors.ts"
 import { LocalStore } from "./store/local.ts"
-import { S3Store } from "./store/s3.ts"
 import type { ObjectStore } from "./store/store.ts"
 
 /** A parsed destination URL. */
@@ -41,9 +40,13 @@ export interface S3Settings {
   readonly s3ForcePathStyle?: boolean | undefined
 }
 
-/** Opens the store a destination names. */
-export function openStore(destination: Destination, settings: S3Settings): ObjectStore {
+/**
+ * Opens the store a destination names. The S3 client (the AWS SDK, ~10 ms of module loading) is
+ * loaded only for an s3:// destination.
+ */
+export async function openStore(destination: Destination, settings: S3Settings): Promise<ObjectStore> {
   if (destination.kind === "file") return new LocalStore(destination.dir)
+  const { S3Store } = await import("./store/s3.ts")
   return new S3Store({
     bucket: destination.bucket,
     ...(settings.s3Endpoint ? { endpoint: settings.s3Endpoint } : {}),

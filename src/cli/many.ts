@@ -27,7 +27,7 @@ export async function withDeps<T>(
 ): Promise<T> {
   const sql = openDatabase(settings.databaseUrl, poolSize(settings.concurrency))
   const destination = parseDestination(settings.dest)
-  const store = openStore(destination, settings)
+  const store = await openStore(destination, settings)
   try {
     return await fn({
       sql,

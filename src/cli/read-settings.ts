@@ -82,11 +82,11 @@ export async function readSettings(
 }
 
 /** Opens the store of `--dest` and returns it with its key prefix. */
-export function openDestination(
+export async function openDestination(
   settings: ReadSettings,
-): { store: ObjectStore; prefix: string; close(): void } {
+): Promise<{ store: ObjectStore; prefix: string; close(): void }> {
   const destination = parseDestination(settings.dest)
-  const store = openStore(destination, settings)
+  const store = await openStore(destination, settings)
   return { store, prefix: destination.prefix, close: () => (store as { close?: () => void }).close?.() }
 }
 

@@ -59,7 +59,7 @@ export function addStatusCommand(
           "Cannot use --source-table without --dataset: each dataset has its own hot table; pass --dataset",
         )
       }
-      const destination = openDestination(settings)
+      const destination = await openDestination(settings)
       const sql = useHot ? openDatabase(settings.databaseUrl) : undefined
       try {
         const failure = sql === undefined

@@ -46,7 +46,7 @@ export function addVerifyCommand(
         throw new CompactError("BAD_INPUT", "Cannot start verify: --dataset is required; pass --dataset NAME")
       }
       const dataset = settings.dataset
-      const destination = openDestination(settings)
+      const destination = await openDestination(settings)
       const hot = againstHot ? await openInspectedHotTable(settings, dataset) : undefined
       try {
         const report = await verifyDataset(
