@@ -138,6 +138,52 @@ describe("encodeParquetFilesThreaded", () => {
     assert.ok(ended)
   })
 
+  it("pulls the first batch while the worker starts, and keeps it when the worker cannot start", async () => {
+    // a source that records when it is first pulled, against when the worker was asked for
+    const events: string[] = []
+    async function* watched(): AsyncGenerator<ColumnBatch> {
+      events.push("pulled")
+      yield* identityBatches(columns, 450, () => true)
+    }
+    const global = globalThis as unknown as { Worker: unknown }
+    const real = global.Worker
+    global.Worker = class {
+      constructor() {
+        events.push("worker")
+        throw new Error("no threads here")
+      }
+    }
+    const reasons: string[] = []
+    const files: EncodedFile[] = []
+    try {
+      const pieces = encodeParquetFilesThreaded(watched(), OPTIONS, { onFallback: (r) => reasons.push(r) })
+      for await (const f of pieces) files.push(f)
+    } finally {
+      global.Worker = real
+    }
+    assert.deepEqual(events, ["pulled", "worker"])
+    assert.match(reasons.join(), /no threads here.*encoding on the main thread/)
+    assert.deepEqual(summary(files), summary(await wholeFiles(OPTIONS)), "every batch, the first included")
+    // and leaving early on this path still ends the source
+    let ended = false
+    global.Worker = class {
+      constructor() {
+        throw new Error("no threads here")
+      }
+    }
+    try {
+      for await (
+        const _ of encodeParquetFilesThreaded(
+          source(identityBatches(columns, 450, () => true), () => (ended = true)),
+          OPTIONS,
+        )
+      ) break
+    } finally {
+      global.Worker = real
+    }
+    assert.ok(ended)
+  })
+
   it("stops the worker and ends the source when the caller leaves early", async () => {
     let ended = false
     const batches = identityBatches(columns, 700, () => true)

@@ -114,10 +114,14 @@ export async function* encodeParquetPiecesThreaded(
   opts: EncodeOptions,
   { onFallback, recycle }: ThreadedOptions = {},
 ): AsyncGenerator<FilePiece> {
+  // the first batch is pulled while the worker loads its modules: the source (the COPY) starts at once
+  const source = batches[Symbol.asyncIterator]()
+  let first: Promise<IteratorResult<ColumnBatch>> | undefined = source.next()
+  first.catch(() => {}) // awaited below, where its failure counts
   const worker = await startWorker(opts)
   if (typeof worker === "string") {
     onFallback?.(`Cannot start the Parquet encoder thread (${worker}); encoding on the main thread`)
-    yield* encodeParquetPieces(batches, opts, (batch) => recycle?.(transferList(batch)))
+    yield* encodeParquetPieces(resumed(first, source), opts, (batch) => recycle?.(transferList(batch)))
     return
   }
   const pieces: FilePiece[] = []
@@ -166,7 +170,6 @@ export async function* encodeParquetPiecesThreaded(
   }
 
   const feed = (async () => {
-    const source = batches[Symbol.asyncIterator]()
     try {
       for (;;) {
         // wait before pulling, not after: a pulled batch is more rows decoded and held
@@ -174,7 +177,8 @@ export async function* encodeParquetPiecesThreaded(
           await changed()
         }
         if (stop || failure) return
-        const next = await source.next()
+        const next = await (first ?? source.next())
+        first = undefined
         if (next.done) break
         if (stop || failure) return
         const batch = next.value
@@ -211,6 +215,17 @@ export async function* encodeParquetPiecesThreaded(
     notify()
     await feed // ends the batches' iteration, which drains and closes the COPY
     worker.terminate()
+  }
+}
+
+/** The iteration `first` (its first step, already asked for) began, to its end. */
+async function* resumed<T>(first: Promise<IteratorResult<T>>, rest: AsyncIterator<T>): AsyncGenerator<T> {
+  let finished = false
+  try {
+    for (let next = await first; !next.done; next = await rest.next()) yield next.value
+    finished = true
+  } finally {
+    if (!finished) await rest.return?.()
   }
 }
 

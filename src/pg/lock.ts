@@ -42,6 +42,7 @@ export async function advisoryLock(sql: Sql, name: string, timeoutSeconds: numbe
     max: 1,
     idle_timeout: null, // the client must not close an idle lock session, nor recycle it
     max_lifetime: null,
+    fetch_types: false, // its queries return booleans and integers: no catalogue round trip first
     // named so that operators (and the fault tests) can tell lock sessions apart in pg_stat_activity
     connection: { application_name: "parquet_compact lock", statement_timeout: LOCK_QUERY_MS },
     onclose: () => (lost = true),
