@@ -2,8 +2,9 @@
  * Runs a shell pipeline with GNU time around each command: wall seconds, the peak RSS of its
  * heaviest process, CPU-seconds (user + sys) summed over its processes, and the last command's
  * stdout. CPU-seconds compare fairly on a machine shared with other work; wall time does not.
+ * After each run, and outside its time, `sync` writes back what it left dirty.
  */
-import { spawn } from "node:child_process"
+import { spawn, spawnSync } from "node:child_process"
 import { existsSync } from "node:fs"
 import { mkdtemp, readFile, rm } from "node:fs/promises"
 import { tmpdir } from "node:os"
@@ -51,6 +52,9 @@ export async function measure(
     )
   })
   const seconds = (performance.now() - started) / 1000
+  // untimed: the run's dirty pages are written back now, not during the next run (the bench's
+  // outputs are ~100 MB to 0.5 GB, whose writeback would otherwise land on whatever runs next)
+  spawnSync("sync")
   let rssKb = 0
   let cpu = 0
   for (let i = 0; existsSync(`${dir}/time${i}`); i++) {

@@ -10,6 +10,7 @@
  * default 1), --chunk-sizes LIST (default 100000,10000), --tables LIST (default blocks,logs,logs_topics),
  * --file-only-chunk-sizes LIST (file:// only, for peak RSS at big files; default 1000000), --no-s3.
  */
+import { spawnSync } from "node:child_process"
 import { existsSync } from "node:fs"
 import { mkdtemp, rm, stat, writeFile } from "node:fs/promises"
 import { tmpdir } from "node:os"
@@ -122,7 +123,10 @@ try {
         `compact --chain-id ${CHAIN} --dataset ${dataset} --source-table ${table} --start-block 0 ` +
         `--end-block ${N - 1n} --chunk-size ${chunk} --database-url ${pg.url} --json`
       const file = await median(RUNS, `${dataset} us file:// ${chunk}`, async () => {
-        const m = await measure(`${binary} ${args} --dest file://${work}/cold${n++}`, { capture: true })
+        const cold = `${work}/cold${n++}`
+        const m = await measure(`${binary} ${args} --dest file://${cold}`, { capture: true })
+        await rm(cold, { recursive: true, force: true }) // between runs, untimed, and its discards synced
+        spawnSync("sync")
         return { ...m, bytes: JSON.parse(m.stdout).bytes }
       })
       lines.push(row(`(us) file://, ${chunk.toLocaleString("en-US")}-row files`, file))
