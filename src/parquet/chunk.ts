@@ -67,13 +67,8 @@ export function writeColumnChunk(writer: ByteWriter, t: LeafType, leaf: Leaf, o:
   let row = 0
   for (const [from, to] of pages) {
     const pageStart = writer.offset
-    let nulls = 0
-    let rows = to - from
-    if (def) { for (let i = from; i < to; i++) if (def[i] !== t.maxDef) nulls++ }
-    if (rep) {
-      rows = 0
-      for (let i = from; i < to; i++) if (rep[i] === 0) rows++
-    }
+    const nulls = def ? countNot(def, t.maxDef, from, to) : 0
+    const rows = rep ? to - from - countNot(rep, 0, from, to) : to - from
     // levels: repetition then definition, each length-prefixed inside a v1 page's body
     const target = o.pageVersion === 1 ? body : levels
     target.pos = 0
@@ -143,6 +138,17 @@ export function writeColumnChunk(writer: ByteWriter, t: LeafType, leaf: Leaf, o:
   return offsetIndex ? { chunk, offsetIndex } : { chunk }
 }
 
+/**
+ * How many of levels[from, to) are not `level` (slots below the highest definition level: nulls;
+ * repetition levels not 0: slots that continue a row). A loop of its own, not inlined in
+ * writeColumnChunk(): the JIT then optimizes a small function, not the whole chunk writer.
+ */
+function countNot(levels: Uint8Array, level: number, from: number, to: number): number {
+  let n = 0
+  for (let i = from; i < to; i++) if (levels[i] !== level) n++
+  return n
+}
+
 /** Levels [from, to) RLE/bit-packed, after a uint32 byte length when `prefixed` (v1). */
 function levelRun(out: Sink, levels: Uint8Array, from: number, to: number, width: number, prefixed: boolean) {
   if (!prefixed) return writeHybrid(out, levels, from, to, width)
@@ -166,49 +172,66 @@ function encodeValues(
   to: number,
   nulls: number,
 ): Uint8Array | undefined {
-  const { def, bytes, offsets } = leaf
-  const defined = (i: number) => !def || def[i] === t.maxDef
-  if (dict) {
-    const indexes = new Int32Array(to - from - nulls)
-    let k = 0
-    let top = 0
-    for (let i = from; i < to; i++) {
-      if (!defined(i)) continue
-      const index = dict.indexes[i]!
-      indexes[k++] = index
-      if (index > top) top = index
-    }
-    const width = bitWidth(top)
-    out.u8(width)
-    writeHybrid(out, indexes, 0, indexes.length, width)
-    return undefined
-  }
-  if (t.type === "BOOLEAN") {
-    const n = to - from - nulls
-    out.ensure((n + 7) >> 3)
-    out.bytes.fill(0, out.pos, out.pos + ((n + 7) >> 3))
-    let k = 0
-    for (let i = from; i < to; i++) {
-      if (!defined(i)) continue
-      if (bytes[offsets[i]!]) out.bytes[out.pos + (k >> 3)]! |= 1 << (k & 7)
-      k++
-    }
-    out.pos += (n + 7) >> 3
-    return undefined
-  }
-  const values = bytes.subarray(offsets[from]!, offsets[to]!)
-  if (t.width) {
+  // each kind's loop in a function of its own (small hot functions: cheaper for the JIT)
+  if (dict) putIndexes(out, t, leaf, dict, from, to, nulls)
+  else if (t.type === "BOOLEAN") putBooleans(out, t, leaf, from, to, nulls)
+  else if (t.width) {
+    const values = leaf.bytes.subarray(leaf.offsets[from]!, leaf.offsets[to]!)
     if (out.pos === 0) return values
     out.append(values)
-    return undefined
+  } else putByteArrays(out, t, leaf, from, to, nulls)
+  return undefined
+}
+
+/** The dictionary indexes of the defined slots, bit width first, RLE/bit-packed. */
+function putIndexes(
+  out: Sink,
+  t: LeafType,
+  leaf: Leaf,
+  dict: Dictionary,
+  from: number,
+  to: number,
+  nulls: number,
+) {
+  const { def } = leaf
+  const indexes = new Int32Array(to - from - nulls)
+  let k = 0
+  let top = 0
+  for (let i = from; i < to; i++) {
+    if (def && def[i] !== t.maxDef) continue
+    const index = dict.indexes[i]!
+    indexes[k++] = index
+    if (index > top) top = index
   }
-  // BYTE_ARRAY: each value after its uint32 length, copied as copyBytes() does (no view per value)
-  out.ensure(values.length + 4 * (to - from - nulls))
+  const width = bitWidth(top)
+  out.u8(width)
+  writeHybrid(out, indexes, 0, indexes.length, width)
+}
+
+/** The defined slots' booleans, bit-packed (PLAIN BOOLEAN). */
+function putBooleans(out: Sink, t: LeafType, leaf: Leaf, from: number, to: number, nulls: number) {
+  const { def, bytes, offsets } = leaf
+  const n = to - from - nulls
+  out.ensure((n + 7) >> 3)
+  out.bytes.fill(0, out.pos, out.pos + ((n + 7) >> 3))
+  let k = 0
+  for (let i = from; i < to; i++) {
+    if (def && def[i] !== t.maxDef) continue
+    if (bytes[offsets[i]!]) out.bytes[out.pos + (k >> 3)]! |= 1 << (k & 7)
+    k++
+  }
+  out.pos += (n + 7) >> 3
+}
+
+/** PLAIN BYTE_ARRAY: each value after its uint32 length, copied as copyBytes() does (no view per value). */
+function putByteArrays(out: Sink, t: LeafType, leaf: Leaf, from: number, to: number, nulls: number) {
+  const { def, bytes, offsets } = leaf
+  out.ensure(offsets[to]! - offsets[from]! + 4 * (to - from - nulls))
   const src = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength)
   const dst = out.view
   let at = out.pos
   for (let i = from; i < to; i++) {
-    if (!defined(i)) continue
+    if (def && def[i] !== t.maxDef) continue
     const a = offsets[i]!
     const len = offsets[i + 1]! - a
     dst.setUint32(at, len, true)
@@ -216,7 +239,6 @@ function encodeValues(
     at += 4 + len
   }
   out.pos = at
-  return undefined
 }
 
 /** One value PLAIN (a dictionary page's): a uint32 length first for BYTE_ARRAY. */

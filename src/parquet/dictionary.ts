@@ -43,9 +43,18 @@ export function buildDictionary(t: LeafType, leaf: Leaf): Dictionary | undefined
   }
   if (!sampleTotal || sampleDistinct / sampleTotal > SAMPLE_REJECTION_RATIO) return undefined
 
+  return indexValues(t, leaf, view, prefix)
+}
+
+/**
+ * The dictionary of every defined slot (see buildDictionary()), or undefined as soon as it passes
+ * half the PLAIN bytes. A function of its own: the hot loop, small for the JIT.
+ */
+function indexValues(t: LeafType, leaf: Leaf, view: DataView, prefix: number): Dictionary | undefined {
+  const { def, bytes, offsets, slots } = leaf
   // The PLAIN bytes, to give up as soon as the dictionary alone passes half of them
   let count = 0
-  for (let i = 0; i < slots; i++) if (defined(i)) count++
+  for (let i = 0; i < slots; i++) if (!def || def[i] === t.maxDef) count++
   const plainBytes = offsets[slots]! - offsets[0]! + count * prefix
   const first: number[] = []
   const indexes = new Int32Array(slots)
@@ -53,7 +62,7 @@ export function buildDictionary(t: LeafType, leaf: Leaf): Dictionary | undefined
   const mask = table.length - 1
   let dictBytes = 0
   for (let i = 0; i < slots; i++) {
-    if (!defined(i)) continue
+    if (def && def[i] !== t.maxDef) continue
     const from = offsets[i]!
     const to = offsets[i + 1]!
     let h = hash(bytes, view, from, to) & mask
