@@ -26,7 +26,11 @@ import { leafType, toLeaf } from "../src/parquet/leaf.ts"
 import { statistics } from "../src/parquet/stats.ts"
 import type { ColumnSpec } from "../src/pg/schema.ts"
 import { gatherColumns } from "./alltypes.fixture.ts"
-import { freshDatabase } from "./helpers.ts"
+import { closeDatabases, freshDatabase, seededWorld } from "./helpers.ts"
+import { compact } from "../src/compact.ts"
+import { validateConfig } from "../src/config.ts"
+import { parseManifest } from "../src/core/manifest.ts"
+import { lineLogger } from "../src/log.ts"
 import { IDENTITY_COLUMNS, identityBatches, identityColumns } from "./identity.fixture.ts"
 
 let sql: Sql
@@ -35,7 +39,10 @@ before(async () => {
 })
 after(async () => {
   await sql?.end()
+  await closeDatabases()
 })
+
+const CHAIN = 10143n
 
 /** Seeded bytes: the same on every run. */
 function random(length: number, seed: number): Uint8Array {
@@ -108,6 +115,45 @@ describe("review-s2: snappy of pages of values (d76dd30)", () => {
     const rows = await parquetReadObjects({ file, utf8: false })
     assert.equal(rows.length, 2000)
     assert.deepEqual([...(rows[301]!.data as Uint8Array)], [])
+  })
+
+  it("FINDING: compact --delete-after-compact commits such a file and deletes its hot rows; verification reads only the footer, and no reader reads the file", async () => {
+    const db = await seededWorld(CHAIN, 1199n)
+    await db.sql.unsafe(`CREATE TABLE hot_sigs (chain_id int8 NOT NULL, block_number int8 NOT NULL,
+      idx int4 NOT NULL, sig bytea NOT NULL, PRIMARY KEY (chain_id, block_number, idx))`)
+    await db.sql.unsafe(`INSERT INTO hot_sigs SELECT ${CHAIN}, b, i,
+        CASE WHEN b = 300 THEN ''::bytea ELSE sha256(int8send(b * 2 + i)) END
+      FROM generate_series(0, 999) b, generate_series(0, 1) i`)
+    await db.sql.unsafe(`INSERT INTO hot_sigs VALUES (${CHAIN}, 300, 2, ''::bytea)`)
+    const config = validateConfig({
+      chainId: CHAIN,
+      dataset: "sigs",
+      startBlock: 0n,
+      endBlock: 999n,
+      dest: "s3://unused/cold",
+      databaseUrl: db.url,
+      chunkSize: 10_000,
+      deleteAfterCompact: true,
+    })
+    const deps = {
+      sql: db.sql,
+      databaseUrl: db.url,
+      store: db.store,
+      prefix: "cold",
+      log: lineLogger(() => {}),
+    }
+    const result = await compact(config, deps)
+    assert.equal(result.partitions[0]!.action, "compacted")
+    const [left] = await db.sql`SELECT count(*)::int AS n FROM hot_sigs`
+    assert.equal(left!.n, 0, "the hot rows were deleted")
+    const m = parseManifest(
+      new TextDecoder().decode((await db.store.get(`cold/${CHAIN}/sigs/manifest.json`))!.bytes),
+    )
+    const key = m.partitions[0]!.files[0]!.key
+    const bytes = (await db.store.get(key))!.bytes
+    const file = bytes.slice().buffer
+    const rows = await parquetReadObjects({ file, utf8: false })
+    assert.equal(rows.length, 2001, "the committed file reads back")
   })
 
   it("sound: values whose lengths straddle 64 KiB fragments and 1 MiB slices, after levels, round-trip and the twins agree", () => {
