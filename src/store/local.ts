@@ -3,9 +3,7 @@
  * for ops hosts, the demo and fast tests. A put writes a temporary file in `{root}/.parquet_compact-tmp/`
  * (outside every dataset prefix, so no reader globbing a dataset folder ever sees one), fsyncs it,
  * renames or links it into place and fsyncs the folders it touched, so an object a put returned for
- * survives a power loss: the manifest commit and the hot delete that follow it rely on that. Data
- * files (putIfAbsent, writers) leave their folder's fsync to sync(), once per folder, which the
- * caller runs before a manifest names them.
+ * survives a power loss: the manifest commit and the hot delete that follow it rely on that.
  */
 import { randomBytes } from "node:crypto"
 import { mkdir, open, readdir, rm, stat, unlink } from "node:fs/promises"
@@ -134,17 +132,7 @@ export class LocalStore implements ObjectStore {
     return join(this.#root, TEMP_FOLDER, `${near}~${process.pid}-${randomBytes(6).toString("hex")}.tmp`)
   }
 
-  put(key: string, body: Uint8Array, options: PutOptions = {}): Promise<{ etag: string }> {
-    return this.#put(key, body, options, true)
-  }
-
-  /** put(), leaving the sync of the object's folder to sync() unless `syncFolderNow`. */
-  async #put(
-    key: string,
-    body: Uint8Array,
-    options: PutOptions,
-    syncFolderNow: boolean,
-  ): Promise<{ etag: string }> {
+  async put(key: string, body: Uint8Array, options: PutOptions = {}): Promise<{ etag: string }> {
     const path = this.#path(key)
     const temp = this.#temp(key)
     try {
@@ -160,8 +148,7 @@ export class LocalStore implements ObjectStore {
         const current = await this.head(key)
         if (current?.etag !== options.ifMatch) throw new ConditionFailed(`"${key}" changed`)
       }
-      await publish(temp, path, key, options.ifNoneMatch === "*", ifMatch, syncFolderNow)
-      if (!syncFolderNow) this.#unsynced.add(dirname(path))
+      await publish(temp, path, key, options.ifNoneMatch === "*", ifMatch)
       return { etag: etagOf(await stat(path, { bigint: true })) }
     } catch (error) {
       throw this.#fail(error, `write "${key}"`)
@@ -204,8 +191,7 @@ export class LocalStore implements ObjectStore {
   async putIfAbsent(key: string, body: Uint8Array, _sha256: string): Promise<"created" | "exists"> {
     // a stat costs next to nothing here: no conditional create needed to save a round trip
     if ((await this.head(key))?.size === body.length) return "exists"
-    // the file is fsynced; its folder once for all of them, by sync() before a manifest names them
-    await this.#put(key, body, {}, false)
+    await this.put(key, body)
     return "created"
   }
 

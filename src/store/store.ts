@@ -87,14 +87,13 @@ export interface ObjectStore {
    * Writes a content-addressed object unless one of the body's size is already there: "exists"
    * when it was (the name holds a hash of the bytes, so it holds these bytes), "created" when this
    * call wrote it (also over an object of another size: a damaged copy). `sha256` is the body's
-   * (lowercase hex); S3 sends it as the payload hash the server verifies. Like a writer's object,
-   * it may need sync() before it survives a power loss.
+   * (lowercase hex); S3 sends it as the payload hash the server verifies.
    */
   putIfAbsent(key: string, body: Uint8Array, sha256: string): Promise<"created" | "exists">
   /**
-   * Makes durable what writers and putIfAbsent() finished without syncing (LocalStore syncs a
-   * folder once for all the files finished into it, not once per file). Call it before anything
-   * relies on them surviving a power loss (a manifest naming them).
+   * Makes durable what writers finished without syncing (LocalStore syncs a folder once for all the
+   * files finished into it, not once per file). Call it before anything relies on them surviving a
+   * power loss (a manifest naming them).
    */
   sync?(): Promise<void>
   delete(key: string): Promise<void>
