@@ -200,7 +200,8 @@ export async function writeFiles(
       pending.catch(() => {}) // awaited on the next file or below; this only marks it handled meanwhile
     }
     await pending
-    await store.sync?.() // the files are durable before the manifest names them
+    // the files are durable before the manifest names them, also those a crashed run left (reused)
+    await store.sync?.(files.map((f) => f.key))
   } catch (error) {
     // nothing of this run may still be writing once the caller removes what it uploaded
     await pending.catch(() => undefined)

@@ -72,7 +72,7 @@ const compressed = (f: (out: Uint8Array) => number, length: number) => {
 }
 
 describe("review-s2: snappy of pages of values (d76dd30)", () => {
-  it("FINDING: three empty values in a row make compress_values (WebAssembly) write an invalid literal tag, which no decoder reads", () => {
+  it("fixed (review): three empty values in a row make compress_values (WebAssembly) write an invalid literal tag, which no decoder reads", () => {
     // hashes, and once three empty values (a log's empty `data`) outside the three samples
     const values = Array.from({ length: 1200 }, (_, i) => random(32, i + 1))
     values.splice(300, 0, new Uint8Array(0), new Uint8Array(0), new Uint8Array(0))
@@ -91,7 +91,7 @@ describe("review-s2: snappy of pages of values (d76dd30)", () => {
     assert.deepEqual(viaHyparquet, data, "hyparquet reads the page back")
   })
 
-  it("FINDING: a bytea column of hashes with three empty values in a row is written to a Parquet file that hyparquet cannot read", async () => {
+  it("fixed (review): a bytea column of hashes with three empty values in a row is written to a Parquet file that hyparquet cannot read", async () => {
     await sql.unsafe(`CREATE TABLE empties (block_number int8 PRIMARY KEY, data bytea)`)
     await sql.unsafe(`INSERT INTO empties SELECT g, CASE WHEN g BETWEEN 300 AND 302 THEN ''::bytea
       ELSE sha256(int8send(g)) END FROM generate_series(0, 1999) g`)
@@ -117,7 +117,7 @@ describe("review-s2: snappy of pages of values (d76dd30)", () => {
     assert.deepEqual([...(rows[301]!.data as Uint8Array)], [])
   })
 
-  it("FINDING: compact --delete-after-compact commits such a file and deletes its hot rows; verification reads only the footer, and no reader reads the file", async () => {
+  it("fixed (review): compact --delete-after-compact commits such a file and deletes its hot rows; verification reads only the footer, and no reader reads the file", async () => {
     const db = await seededWorld(CHAIN, 1199n)
     await db.sql.unsafe(`CREATE TABLE hot_sigs (chain_id int8 NOT NULL, block_number int8 NOT NULL,
       idx int4 NOT NULL, sig bytea NOT NULL, PRIMARY KEY (chain_id, block_number, idx))`)
@@ -183,7 +183,7 @@ describe("review-s2: snappy of pages of values (d76dd30)", () => {
 })
 
 describe("review-s2: the threaded encoder's early first pull (e1845a8)", () => {
-  it("FINDING: when the worker cannot start and the main-thread encoder refuses its options, the source already pulled is never ended (the COPY stays open)", async () => {
+  it("fixed (review): when the worker cannot start and the main-thread encoder refuses its options, the source already pulled is never ended (the COPY stays open)", async () => {
     let ended = false
     async function* source(): AsyncGenerator<ColumnBatch> {
       try {
@@ -218,7 +218,7 @@ describe("review-s2: the threaded encoder's early first pull (e1845a8)", () => {
 })
 
 describe("review-s2: missingBlocks' count(*) (3fd7322)", () => {
-  it("FINDING: a blocks table whose primary key is the block column, with an inheritance child, lets a duplicated block hide a missing one", async () => {
+  it("fixed (review): a blocks table whose primary key is the block column, with an inheritance child, lets a duplicated block hide a missing one", async () => {
     await sql.unsafe(`CREATE TABLE inh_blocks (block_number int8 PRIMARY KEY, hash bytea)`)
     // a child (legacy partitioning by inheritance): the parent's key does not cover its rows
     await sql.unsafe(`CREATE TABLE inh_blocks_old () INHERITS (inh_blocks)`)
@@ -269,19 +269,22 @@ async function syncedFolders(run: () => Promise<void>): Promise<string[]> {
   return synced
 }
 
-describe("review-s2: LocalStore leaves a data file's folder to sync() (8b49589)", () => {
-  it("FINDING: a file that a crashed run created (renamed, its folder never synced) is 'exists' to the rerun, and its sync() does not sync that folder before the manifest names it", async () => {
+describe("review-s2: LocalStore leaves a data file's folder to sync() (8b49589, reverted; writers)", () => {
+  it("a file a crashed run finished (its folder never synced) is synced by the rerun's sync(keys) before the manifest names it", async () => {
     const root = await mkdtemp(join(tmpdir(), "review-s2-"))
     try {
       const body = random(1000, 7)
-      // the crashed run: created, then killed before sync()
-      assert.equal(await new LocalStore(root).putIfAbsent("d/f_0000_aa.parquet", body, ""), "created")
-      // the rerun finds the file and reuses it; sync() runs before its manifest commit
+      // the crashed run: a writer finished the file (its folder left to sync()), then the run died
+      const crashed = new LocalStore(root)
+      const writer = crashed.create("d/f_0000")
+      await writer.write(body)
+      await writer.finish("d/f_0000_aa.parquet")
+      // the rerun reuses the file (write.ts: head() matches, nothing written) and syncs the keys it
+      // is about to name, as write.ts does before the commit
       const rerun = new LocalStore(root)
-      const synced = await syncedFolders(async () => {
-        assert.equal(await rerun.putIfAbsent("d/f_0000_aa.parquet", body, ""), "exists")
-        await rerun.sync()
-      })
+      const without = await syncedFolders(() => rerun.sync())
+      assert.ok(!without.includes(join(root, "d")), "sync() alone knows nothing of the crashed run's folder")
+      const synced = await syncedFolders(() => rerun.sync(["d/f_0000_aa.parquet"]))
       assert.ok(synced.includes(join(root, "d")), `folder "d" synced (synced: ${synced.join(", ")})`)
     } finally {
       await rm(root, { recursive: true, force: true })

@@ -98,6 +98,27 @@ describe("compress_values (WebAssembly) and compressValuesJs", () => {
     )
   })
 
+  it("agree on runs of empty values (copies with no literal between them) among hashes", () => {
+    // empty values in runs of 1 to 6, at the start, the middle and the end of a page
+    for (const run of [1, 2, 3, 4, 6]) {
+      const empties = Array.from({ length: run }, () => new Uint8Array(0))
+      const hashes = (n: number, s: number) => Array.from({ length: n }, (_, i) => random(32, s + i))
+      roundTrip(
+        page(new Uint8Array(0), [...empties, ...hashes(900, 1), ...empties, ...hashes(900, 2), ...empties]),
+      )
+      roundTrip(page(random(7, run), [...hashes(2000, 3), ...empties]))
+    }
+    fc.assert(
+      fc.property(
+        fc.array(fc.oneof(fc.constant(new Uint8Array(0)), fc.uint8Array({ maxLength: 3 })), {
+          maxLength: 3000,
+        }),
+        (vs) => void roundTrip(page(new Uint8Array(0), vs)),
+      ),
+      { numRuns: 100 },
+    )
+  })
+
   it("copy each length equal to the one before it, and only that: 35 bytes per 32-byte hash", () => {
     const hashes = Array.from({ length: 1000 }, (_, i) => random(32, i))
     const bytes = roundTrip(page(new Uint8Array(0), hashes))

@@ -39,7 +39,11 @@ export function compressPage(data: Uint8Array, valuesAt: number | undefined, out
   }
   // what the values compressor would write, counted without writing (a walk over the lengths)
   const length = compressValuesJs(data, valuesAt)
-  return compressed / (3 * SAMPLE) >= length / data.length - MARGIN
-    ? snappyCompressValues(data, valuesAt, output)
-    : snappyCompress(data, output)
+  if (compressed / (3 * SAMPLE) < length / data.length - MARGIN) return snappyCompress(data, output)
+  const written = snappyCompressValues(data, valuesAt, output)
+  // the two twins must agree: a page the counting twin did not foresee is not written to a file
+  if (written !== length) {
+    throw new Error(`Cannot compress a page of values: ${written} bytes written where ${length} were counted`)
+  }
+  return written
 }

@@ -165,7 +165,8 @@ static u8 *values_fragment(const u8 *input, u32 from, u32 to, u32 slice_end, u8 
     /* a length across the fragment's end stays in the literals (the next fragment starts afresh) */
     if (v + 4 <= to) {
       if (previous >= 0 && load32(input + previous) == len) {
-        op = emit_literal(op, input + literal_from, (u32)v - literal_from);
+        /* nothing between two copies (an empty value): no literal, as emit_literal() cannot write 0 bytes */
+        if ((u32)v > literal_from) op = emit_literal(op, input + literal_from, (u32)v - literal_from);
         op = emit_copy_at_most_64(op, (u32)(v - previous), 4);
         literal_from = (u32)v + 4;
       }

@@ -121,7 +121,11 @@ export async function* encodeParquetPiecesThreaded(
   const worker = await startWorker(opts)
   if (typeof worker === "string") {
     onFallback?.(`Cannot start the Parquet encoder thread (${worker}); encoding on the main thread`)
-    yield* encodeParquetPieces(resumed(first, source), opts, (batch) => recycle?.(transferList(batch)))
+    try {
+      yield* encodeParquetPieces(resumed(first, source), opts, (batch) => recycle?.(transferList(batch)))
+    } finally {
+      await source.return?.() // also when the encoder stopped before it pulled (options it refused)
+    }
     return
   }
   const pieces: FilePiece[] = []

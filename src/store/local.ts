@@ -168,10 +168,12 @@ export class LocalStore implements ObjectStore {
   }
 
   /**
-   * Syncs the folders of the objects writers finished since, once each. A call waits for one in
-   * flight: what another partition's call took from the set is durable before this one resolves.
+   * Syncs the folders of the objects writers finished since, and of `keys`, once each. A call waits
+   * for one in flight: what another partition's call took from the set is durable before this one
+   * resolves.
    */
-  sync(): Promise<void> {
+  sync(keys: readonly string[] = []): Promise<void> {
+    for (const key of keys) this.#unsynced.add(dirname(this.#path(key)))
     const run = this.#syncing.catch(() => undefined).then(async () => {
       const folders = [...this.#unsynced]
       this.#unsynced.clear()

@@ -92,10 +92,11 @@ export interface ObjectStore {
   putIfAbsent(key: string, body: Uint8Array, sha256: string): Promise<"created" | "exists">
   /**
    * Makes durable what writers finished without syncing (LocalStore syncs a folder once for all the
-   * files finished into it, not once per file). Call it before anything relies on them surviving a
-   * power loss (a manifest naming them).
+   * files finished into it, not once per file), and the objects `keys` name (their folders: one a
+   * crashed run left behind may never have been synced). Call it before anything relies on them
+   * surviving a power loss (a manifest naming them).
    */
-  sync?(): Promise<void>
+  sync?(keys?: readonly string[]): Promise<void>
   delete(key: string): Promise<void>
   /** Every key under a prefix, in lexicographic order; never a temporary or incomplete object. */
   list(prefix: string): Promise<string[]>
