@@ -129,7 +129,13 @@ function matchLength(input: Uint8Array, a: number, b: number, end: number): numb
 }
 
 /** A literal of `len` (1..65536) bytes from input[from] at output[op]; returns the new position. */
-function emitLiteral(input: Uint8Array, from: number, len: number, output: Uint8Array, op: number): number {
+export function emitLiteral(
+  input: Uint8Array,
+  from: number,
+  len: number,
+  output: Uint8Array,
+  op: number,
+): number {
   if (len <= 60) output[op++] = (len - 1) << 2
   else if (len <= 256) {
     output[op++] = 60 << 2
@@ -145,7 +151,7 @@ function emitLiteral(input: Uint8Array, from: number, len: number, output: Uint8
 }
 
 /** Copies of `len` (≥ 4) bytes from `offset` (< 65536) back, 64 at most each. */
-function emitCopy(output: Uint8Array, op: number, offset: number, len: number): number {
+export function emitCopy(output: Uint8Array, op: number, offset: number, len: number): number {
   // 64-byte copies while at least 68 remain, so that the last is never shorter than 4
   while (len >= 68) {
     output[op] = 2 | (63 << 2)

@@ -222,15 +222,9 @@ export async function* encodeParquetPiecesThreaded(
   }
 }
 
-/** The iteration `first` (its first step, already asked for) began, to its end. */
+/** The iteration `first` (its first step, already asked for) began, to its end (its caller ends `rest`). */
 async function* resumed<T>(first: Promise<IteratorResult<T>>, rest: AsyncIterator<T>): AsyncGenerator<T> {
-  let finished = false
-  try {
-    for (let next = await first; !next.done; next = await rest.next()) yield next.value
-    finished = true
-  } finally {
-    if (!finished) await rest.return?.()
-  }
+  for (let next = await first; !next.done; next = await rest.next()) yield next.value
 }
 
 /** Bytes of released pieces that trigger a collection under Bun. */

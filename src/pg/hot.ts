@@ -96,6 +96,25 @@ export async function countRows(sql: Sql, table: HotTable, range: BlockRange): P
   return BigInt(row!.n)
 }
 
+/**
+ * Whether the table holds each block at most once in its chain, so that count(*) (an index-only
+ * scan: 1M blocks ~40 ms, against ~100 ms for count(DISTINCT)) counts blocks: its primary key is the
+ * block column, with the chain column it is filtered on, and no inheritance child adds rows the key
+ * does not cover (a partitioned table's key covers its partitions).
+ */
+async function eachBlockOnce(sql: Sql, blocks: HotTable): Promise<boolean> {
+  const pk = blocks.info.primaryKey
+  const keyed = pk.includes(blocks.blockColumn) &&
+    pk.every((c) => c === blocks.blockColumn || c === blocks.chainColumn)
+  if (!keyed) return false
+  const [row] = await sql.unsafe(
+    `SELECT NOT c.relhassubclass OR c.relkind = 'p' AS covered FROM pg_class c
+     JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = $1 AND c.relname = $2`,
+    [blocks.info.schema, blocks.info.table],
+  )
+  return row?.covered === true
+}
+
 /** The first few block numbers of a range that the blocks table lacks, and how many it lacks in all. */
 export async function missingBlocks(
   sql: Sql,
@@ -104,18 +123,7 @@ export async function missingBlocks(
   limit = 5,
 ): Promise<{ missing: bigint; first: bigint[] }> {
   const block = quoteIdent(blocks.blockColumn)
-  // a block at most once per chain (a primary key of the block column, with the chain filtered on):
-  // count(*), an index-only scan (1M blocks: ~40 ms against ~100 ms for count(DISTINCT)); not for
-  // a table with inheritance children, whose rows the key does not cover (a partitioned table's does)
-  const pk = blocks.info.primaryKey
-  const keyed = pk.includes(blocks.blockColumn) &&
-    pk.every((c) => c === blocks.blockColumn || c === blocks.chainColumn)
-  const unique = keyed && (await sql.unsafe(
-        `SELECT NOT c.relhassubclass OR c.relkind = 'p' AS covered FROM pg_class c
-     JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = $1 AND c.relname = $2`,
-        [blocks.info.schema, blocks.info.table],
-      ))[0]?.covered === true
-  const count = unique ? "count(*)" : `count(DISTINCT ${block})`
+  const count = (await eachBlockOnce(sql, blocks)) ? "count(*)" : `count(DISTINCT ${block})`
   const [row] = await sql.unsafe(`SELECT ${count}::text AS n ${rangeWhere(blocks, range)}`)
   const missing = range.last - range.first + 1n - BigInt(row!.n)
   if (missing === 0n) return { missing, first: [] }
